@@ -1,0 +1,162 @@
+"""Personal access tokens: issue, authenticate, revoke. Plain async Python, no HTTP.
+
+Behaves as Sanctum's HasApiTokens::createToken + Guard + PersonalAccessToken::findToken, with two
+deliberate differences: `last_used_at` is written at most once per `last_used_write_interval` per
+token (Sanctum writes it on every request), and verified tokens may be served from a TokenCache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sanctum_py.core.token_cache import TokenCache, VerifiedToken
+from sanctum_py.core.tokens import generate_secret, hash_secret, hashes_match, parse_token
+from sanctum_py.db.fields import utc_now
+from sanctum_py.db.models import PersonalAccessToken, User, decode_abilities
+
+log = logging.getLogger("sanctum_py.tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccessToken:
+    """The only place a token's plain text exists: returned once, at creation (as Sanctum's)."""
+
+    token: PersonalAccessToken
+    plain_text: str
+
+
+class AccessTokens:
+    def __init__(
+        self,
+        *,
+        tokenable_type: str,
+        prefix: str = "",
+        expiration_minutes: int | None = None,
+        last_used_interval: float = 60,
+        cache: TokenCache | None = None,
+    ) -> None:
+        self.tokenable_type = tokenable_type
+        self.prefix = prefix
+        self.expiration_minutes = expiration_minutes
+        self.last_used_interval = last_used_interval
+        self.cache = cache or TokenCache(ttl=0)
+        self._last_used_written: dict[int, float] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def issue(
+        self,
+        user: User,
+        name: str,
+        abilities: list[str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> NewAccessToken:
+        secret = generate_secret(self.prefix)
+        now = utc_now()
+        token = await PersonalAccessToken.create(
+            tokenable_type=self.tokenable_type,
+            tokenable_id=user.id,
+            name=name,
+            token=hash_secret(secret),
+            abilities=json.dumps(abilities if abilities is not None else ["*"]),
+            expires_at=expires_at,
+            created_at=now,
+            updated_at=now,
+        )
+        return NewAccessToken(token=token, plain_text=f"{token.id}|{secret}")
+
+    async def authenticate(self, presented: str | None) -> VerifiedToken | None:
+        """The user and token behind a bearer value, or None for anything that must be a 401."""
+        if presented is None:
+            return None
+        parsed = parse_token(presented)
+        if parsed is None:
+            return None
+        token_hash = hash_secret(parsed.secret)
+        cached = self.cache.get(token_hash)
+        if cached is not None and (parsed.token_id is None or parsed.token_id == cached.token_id):
+            if self._expired(cached.expires_at):
+                self.cache.forget_token(cached.token_id)
+                return None
+            self._touch(cached)
+            return cached
+        generation = self.cache.generation
+        verified = await self._load(parsed.token_id, parsed.secret, token_hash)
+        if verified is None:
+            return None
+        self.cache.put(verified, loaded_at_generation=generation)
+        self._touch(verified)
+        return verified
+
+    async def _load(self, token_id: int | None, secret: str, token_hash: str) -> VerifiedToken | None:
+        if token_id is None:
+            row = await PersonalAccessToken.get_or_none(token=token_hash)
+        else:
+            row = await PersonalAccessToken.get_or_none(id=token_id)
+            if row is not None and not hashes_match(row.token, secret):
+                return None
+        if row is None or row.tokenable_type != self.tokenable_type:
+            return None
+        expires_at = self._effective_expiry(row)
+        if self._expired(expires_at):
+            return None
+        user = await User.get_or_none(id=row.tokenable_id)
+        if user is None:
+            return None
+        return VerifiedToken(
+            token_id=row.id,
+            token_hash=row.token,
+            user=user,
+            abilities=decode_abilities(row.abilities),
+            expires_at=expires_at,
+            last_used_at=row.last_used_at,
+        )
+
+    def _effective_expiry(self, row: PersonalAccessToken) -> datetime | None:
+        """Sanctum checks both: the global expiration from created_at, and the token's expires_at."""
+        candidates = [row.expires_at] if row.expires_at else []
+        if self.expiration_minutes and row.created_at is not None:
+            candidates.append(row.created_at + timedelta(minutes=self.expiration_minutes))
+        elif self.expiration_minutes:
+            return datetime.min.replace(tzinfo=utc_now().tzinfo)  # no created_at: Sanctum rejects it
+        return min(candidates) if candidates else None
+
+    @staticmethod
+    def _expired(expires_at: datetime | None) -> bool:
+        return expires_at is not None and expires_at <= utc_now()
+
+    def _touch(self, verified: VerifiedToken) -> None:
+        """Record last_used_at, at most once per interval per token, off the request path."""
+        now = time.monotonic()
+        written = self._last_used_written.get(verified.token_id)
+        if written is not None and now - written < self.last_used_interval:
+            return
+        self._last_used_written[verified.token_id] = now
+        task = asyncio.create_task(self._write_last_used(verified.token_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _write_last_used(self, token_id: int) -> None:
+        now = utc_now()
+        try:
+            await PersonalAccessToken.filter(id=token_id).update(last_used_at=now, updated_at=now)
+        except Exception:  # a missed last_used_at must never fail a request
+            log.warning("could not record last_used_at for token %s", token_id, exc_info=True)
+
+    async def revoke(self, token_id: int) -> None:
+        await PersonalAccessToken.filter(id=token_id).delete()
+        self.cache.forget_token(token_id)
+        self._last_used_written.pop(token_id, None)
+
+    async def revoke_all_for(self, user_id: int) -> None:
+        await PersonalAccessToken.filter(tokenable_type=self.tokenable_type, tokenable_id=user_id).delete()
+        self.cache.forget_user(user_id)
+
+    async def drain(self) -> None:
+        """Wait for pending last_used_at writes (at shutdown)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)

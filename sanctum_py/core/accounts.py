@@ -1,0 +1,113 @@
+"""Users: registration, lookup by email or username, credential checks. Plain async Python, no HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise import connections
+from tortoise.exceptions import IntegrityError
+
+from sanctum_py.core.hashing import PasswordHasher
+from sanctum_py.db.fields import utc_now
+from sanctum_py.db.models import User
+
+IDENTIFIER_COLUMNS = ("username", "email")
+
+
+class IdentifierTaken(Exception):
+    """Registration lost to an existing (or concurrently inserted) username or email."""
+
+    def __init__(self, columns: list[str]) -> None:
+        super().__init__(", ".join(columns))
+        self.columns = columns
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    name: str
+    surname: str | None
+    username: str
+    email: str
+    password: str
+
+
+class Accounts:
+    def __init__(self, hasher: PasswordHasher, *, case_insensitive: bool = True) -> None:
+        self.hasher = hasher
+        self.case_insensitive = case_insensitive
+
+    async def is_taken(self, column: str, value: str) -> bool:
+        if column not in IDENTIFIER_COLUMNS:
+            raise ValueError(f"not an identifier column: {column}")
+        rows = await self._select(f"{{col:{column}}} = {{p}}", [value])
+        return bool(rows)
+
+    async def register(self, registration: Registration) -> User:
+        password_hash = await self.hasher.hash(registration.password)
+        now = utc_now()
+        try:
+            return await User.create(
+                name=registration.name,
+                surname=registration.surname,
+                username=registration.username,
+                email=registration.email,
+                password=password_hash,
+                created_at=now,
+                updated_at=now,
+            )
+        except IntegrityError:
+            # Two registrations raced past the uniqueness check: the unique index decided.
+            taken = [c for c in IDENTIFIER_COLUMNS if await self.is_taken(c, getattr(registration, c))]
+            raise IdentifierTaken(taken or list(IDENTIFIER_COLUMNS)) from None
+
+    async def find_by_login(self, login: str) -> User | None:
+        """The user whose email or username is `login`; an exact match wins over a case-folded one."""
+        rows = await self._select("{col:email} = {p} OR {col:username} = {p}", [login, login])
+        if not rows:
+            return None
+        users = [User._init_from_db(**row) for row in rows]
+        folded = login.lower()
+        for matches in (
+            lambda u: u.email == login,
+            lambda u: u.username == login,
+            lambda u: u.email.lower() == folded,
+            lambda u: u.username.lower() == folded,
+        ):
+            for user in users:
+                if matches(user):
+                    return user
+        return users[0]
+
+    async def check_credentials(self, login: str, password: str) -> User | None:
+        """The user if the password matches; unknown users cost one bcrypt check like everyone else."""
+        user = await self.find_by_login(login)
+        ok = await self.hasher.verify(password, user.password if user is not None else None)
+        return user if ok and user is not None else None
+
+    async def _select(self, condition: str, values: list[Any]) -> list[dict[str, Any]]:
+        """SELECT users by a condition template: `{col:x}` is a column, compared case-insensitively
+        when configured, `{p}` the next parameter in the database's own placeholder style."""
+        connection = connections.get("default")
+        dialect = connection.capabilities.dialect
+        counter = iter(range(1, len(values) + 1))
+
+        def column(name: str) -> str:
+            quoted = f"`{name}`" if dialect == "mysql" else f'"{name}"'
+            # MySQL's default collation already ignores case, and lower() would defeat its index.
+            return f"lower({quoted})" if self.case_insensitive and dialect != "mysql" else quoted
+
+        def param() -> str:
+            placeholder = {"postgres": f"${next(counter)}", "mysql": "%s"}.get(dialect, "?")
+            return f"lower({placeholder})" if self.case_insensitive and dialect != "mysql" else placeholder
+
+        sql_condition = condition
+        for name in IDENTIFIER_COLUMNS:
+            sql_condition = sql_condition.replace(f"{{col:{name}}}", column(name))
+        while "{p}" in sql_condition:
+            sql_condition = sql_condition.replace("{p}", param(), 1)
+        table = "`users`" if dialect == "mysql" else '"users"'
+        return await connection.execute_query_dict(
+            f"SELECT * FROM {table} WHERE {sql_condition} LIMIT 10",  # noqa: S608 - no user text in SQL
+            values,
+        )

@@ -1,0 +1,131 @@
+"""Fixed-window rate limiting with Laravel's semantics (Illuminate\\Cache\\RateLimiter).
+
+The window opens at the first hit and lasts `decay` seconds; once `max_attempts` hits are in it,
+further attempts are refused (and not counted) until it closes. In-process by default; in Redis when
+configured, so every worker and node shares one budget. If Redis stops answering, the in-process
+limiter takes over: throttles degrade to per-process limits, never to no limits.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("sanctum_py.ratelimit")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    allowed: bool
+    attempts: int  # hits in the current window, this one included when allowed
+    max_attempts: int
+    retry_after: int  # seconds until the window closes
+
+    @property
+    def remaining(self) -> int:
+        return 0 if not self.allowed else max(self.max_attempts - self.attempts, 0)
+
+    @property
+    def reset_at(self) -> int:
+        return int(time.time()) + self.retry_after
+
+
+class RateLimiter(Protocol):
+    async def attempt(self, key: str, max_attempts: int, decay_seconds: int) -> Attempt: ...
+
+    async def clear(self, key: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryRateLimiter:
+    def __init__(self, clock: callable = time.monotonic) -> None:  # type: ignore[valid-type]
+        self._clock = clock
+        self._windows: dict[str, tuple[int, float]] = {}  # key -> (hits, window closes at)
+        self._calls = 0
+
+    async def attempt(self, key: str, max_attempts: int, decay_seconds: int) -> Attempt:
+        return self.attempt_now(key, max_attempts, decay_seconds)
+
+    def attempt_now(self, key: str, max_attempts: int, decay_seconds: int) -> Attempt:
+        now = self._clock()
+        self._sweep(now)
+        hits, closes_at = self._windows.get(key, (0, 0.0))
+        if closes_at <= now:
+            hits, closes_at = 0, now + decay_seconds
+        retry_after = max(math.ceil(closes_at - now), 0)
+        if hits >= max_attempts:
+            return Attempt(False, hits, max_attempts, retry_after)
+        hits += 1
+        self._windows[key] = (hits, closes_at)
+        return Attempt(True, hits, max_attempts, retry_after)
+
+    async def clear(self, key: str) -> None:
+        self._windows.pop(key, None)
+
+    async def close(self) -> None:
+        self._windows.clear()
+
+    def _sweep(self, now: float) -> None:
+        """Drop closed windows now and then, so idle keys do not pile up."""
+        self._calls += 1
+        if self._calls % 10_000:
+            return
+        for key in [k for k, (_, closes_at) in self._windows.items() if closes_at <= now]:
+            del self._windows[key]
+
+
+# KEYS[1] = counter; ARGV = max_attempts, decay_ms. Returns {allowed, hits, ms left in the window}.
+_ATTEMPT_SCRIPT = """
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then
+  redis.call('SET', KEYS[1], 1, 'PX', ARGV[2])
+  return {1, 1, tonumber(ARGV[2])}
+end
+local hits = tonumber(redis.call('GET', KEYS[1]))
+if hits >= tonumber(ARGV[1]) then
+  return {0, hits, ttl}
+end
+hits = redis.call('INCR', KEYS[1])
+return {1, hits, ttl}
+"""
+
+
+class RedisRateLimiter:
+    def __init__(self, redis: Redis, prefix: str = "sanctum_py:throttle:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._script = redis.register_script(_ATTEMPT_SCRIPT)
+        self._fallback = MemoryRateLimiter()
+        self._degraded = False
+
+    async def attempt(self, key: str, max_attempts: int, decay_seconds: int) -> Attempt:
+        try:
+            allowed, hits, ms_left = await self._script(
+                keys=[self._prefix + key], args=[max_attempts, decay_seconds * 1000]
+            )
+        except (RedisError, OSError):
+            if not self._degraded:
+                log.error("Redis unavailable: rate limits fall back to this process until it returns")
+                self._degraded = True
+            return self._fallback.attempt_now(key, max_attempts, decay_seconds)
+        if self._degraded:
+            log.warning("Redis is back: rate limits are shared again")
+            self._degraded = False
+        return Attempt(bool(allowed), int(hits), max_attempts, math.ceil(int(ms_left) / 1000))
+
+    async def clear(self, key: str) -> None:
+        await self._fallback.clear(key)
+        try:
+            await self._redis.delete(self._prefix + key)
+        except (RedisError, OSError):
+            log.warning("Redis unavailable: could not clear a rate-limit key")
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,89 @@
+"""A per-process cache of verified tokens, so `/api/me` does not run SQL on every request.
+
+An entry is trusted for at most `ttl` seconds and never past the token's own expiry. Revocations made
+through this process (logout, password reset, deactivation) drop entries before they are answered.
+The cache is only switched on where that is enough to be exact: a single process without shared
+state (see `Settings.token_cache`); several workers need the Redis-coordinated invalidation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sanctum_py.db.models import User
+
+
+@dataclass(slots=True)
+class VerifiedToken:
+    token_id: int
+    token_hash: str
+    user: User
+    abilities: list[str]
+    expires_at: datetime | None  # the earlier of expires_at and created_at + sanctum.expiration
+    last_used_at: datetime | None
+    cached_at: float = field(default_factory=time.monotonic)
+
+
+class TokenCache:
+    def __init__(self, ttl: float, max_entries: int = 100_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._by_hash: dict[str, VerifiedToken] = {}
+        self._hashes_by_user: dict[int, set[str]] = {}
+        self._hash_by_token_id: dict[int, str] = {}
+        # Bumped by every revocation: an entry loaded from the database before a revocation must not
+        # be cached after it, or a token revoked mid-lookup would live on for `ttl` seconds.
+        self.generation = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl > 0
+
+    def get(self, token_hash: str) -> VerifiedToken | None:
+        entry = self._by_hash.get(token_hash)
+        if entry is None:
+            return None
+        if time.monotonic() - entry.cached_at > self.ttl:
+            self._drop(token_hash)
+            return None
+        return entry
+
+    def put(self, entry: VerifiedToken, loaded_at_generation: int) -> None:
+        if not self.enabled or loaded_at_generation != self.generation:
+            return
+        if len(self._by_hash) >= self.max_entries:
+            oldest = next(iter(self._by_hash))
+            self._drop(oldest)
+        self._by_hash[entry.token_hash] = entry
+        self._hashes_by_user.setdefault(entry.user.id, set()).add(entry.token_hash)
+        self._hash_by_token_id[entry.token_id] = entry.token_hash
+
+    def forget_token(self, token_id: int) -> None:
+        self.generation += 1
+        token_hash = self._hash_by_token_id.get(token_id)
+        if token_hash is not None:
+            self._drop(token_hash)
+
+    def forget_user(self, user_id: int) -> None:
+        self.generation += 1
+        for token_hash in list(self._hashes_by_user.get(user_id, ())):
+            self._drop(token_hash)
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._by_hash.clear()
+        self._hashes_by_user.clear()
+        self._hash_by_token_id.clear()
+
+    def _drop(self, token_hash: str) -> None:
+        entry = self._by_hash.pop(token_hash, None)
+        if entry is None:
+            return
+        self._hash_by_token_id.pop(entry.token_id, None)
+        hashes = self._hashes_by_user.get(entry.user.id)
+        if hashes is not None:
+            hashes.discard(token_hash)
+            if not hashes:
+                del self._hashes_by_user[entry.user.id]

@@ -1,0 +1,84 @@
+"""Sanctum's personal-access-token wire format: pure functions, no I/O.
+
+A token travels as `<id>|<secret>`; the database keeps only `sha256(secret)` in hex. New secrets use
+Sanctum 4's form (optional prefix + 40 random `[A-Za-z0-9]` + crc32b of those 40 chars); Sanctum 2's
+bare 40-character secrets verify the same way, since only the hash is compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+import zlib
+from dataclasses import dataclass
+
+_ALPHABET = string.ascii_letters + string.digits
+ENTROPY_LENGTH = 40
+
+# What PHP's `find($id)` accepts once the database has coerced the id: optional blanks and sign,
+# then digits ("07" and " 7" both find row 7 on SQLite, PostgreSQL and MySQL alike).
+_ID_PATTERN = re.compile(r"[ \t]*\+?([0-9]{1,19})[ \t]*")
+_MAX_BIGINT = 2**63 - 1
+
+
+def random_string(length: int) -> str:
+    """Laravel's Str::random: uniformly random characters from [A-Za-z0-9]."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def generate_secret(prefix: str = "") -> str:
+    """A Sanctum 4 secret: prefix + 40 random chars + crc32b (8 lowercase hex) of the 40 chars."""
+    entropy = random_string(ENTROPY_LENGTH)
+    return f"{prefix}{entropy}{zlib.crc32(entropy.encode('ascii')):08x}"
+
+
+def hash_secret(secret: str) -> str:
+    """The value stored in personal_access_tokens.token."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def hashes_match(stored_hash: str, secret: str) -> bool:
+    """Constant-time comparison of a stored hash with the hash of a presented secret."""
+    return hmac.compare_digest(stored_hash.encode("ascii", "replace"), hash_secret(secret).encode("ascii"))
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedToken:
+    """A bearer value split the way Sanctum's findToken splits it."""
+
+    token_id: int | None  # None: a bare secret, looked up by its hash
+    secret: str
+
+
+def parse_token(value: str) -> PresentedToken | None:
+    """Split `<id>|<secret>` (or a bare secret). None when it can never match a row."""
+    if not value:
+        return None
+    if "|" not in value:
+        return PresentedToken(None, value)
+    raw_id, secret = value.split("|", 1)
+    match = _ID_PATTERN.fullmatch(raw_id)
+    if match is None or not secret:
+        return None
+    token_id = int(match.group(1))
+    if token_id == 0 or token_id > _MAX_BIGINT:
+        return None
+    return PresentedToken(token_id, secret)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """Laravel's Request::bearerToken(): what follows the last `Bearer `, cut at the first comma.
+
+    Unlike Laravel 8 (which matches `Bearer ` case-sensitively) the scheme is matched in any case,
+    as RFC 7235 says it should be.
+    """
+    if not authorization:
+        return None
+    position = authorization.lower().rfind("bearer ")
+    if position < 0:
+        return None
+    token = authorization[position + len("bearer ") :]
+    return token.split(",", 1)[0]

@@ -1,0 +1,76 @@
+"""Tortoise models mapped onto Laravel's own tables, so a Laravel database is a drop-in."""
+
+from __future__ import annotations
+
+import json
+
+from tortoise import fields
+from tortoise.models import Model
+
+from sanctum_py.db.fields import LaravelTimestampField
+
+
+class User(Model):
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=255)
+    surname = fields.CharField(max_length=255, null=True)
+    username = fields.CharField(max_length=255, unique=True)
+    email = fields.CharField(max_length=255, unique=True)
+    email_verified_at = LaravelTimestampField(null=True)
+    password = fields.CharField(max_length=255)
+    remember_token = fields.CharField(max_length=100, null=True)
+    created_at = LaravelTimestampField(null=True)
+    updated_at = LaravelTimestampField(null=True)
+
+    class Meta:
+        table = "users"
+
+    def __str__(self) -> str:  # never the password hash, whatever logs the object
+        return f"User(id={self.id})"
+
+    __repr__ = __str__
+
+
+class PersonalAccessToken(Model):
+    id = fields.BigIntField(primary_key=True)
+    tokenable_type = fields.CharField(max_length=255)
+    tokenable_id = fields.BigIntField()
+    name = fields.CharField(max_length=255)
+    token = fields.CharField(max_length=64, unique=True)
+    abilities = fields.TextField(null=True)
+    last_used_at = LaravelTimestampField(null=True)
+    expires_at = LaravelTimestampField(null=True)
+    created_at = LaravelTimestampField(null=True)
+    updated_at = LaravelTimestampField(null=True)
+
+    class Meta:
+        table = "personal_access_tokens"
+        indexes = (("tokenable_type", "tokenable_id"),)
+
+    def ability_list(self) -> list[str]:
+        return decode_abilities(self.abilities)
+
+    def __str__(self) -> str:  # never the hash
+        return f"PersonalAccessToken(id={self.id})"
+
+    __repr__ = __str__
+
+
+class PasswordResetToken(Model):
+    email = fields.CharField(max_length=255, primary_key=True)
+    token = fields.CharField(max_length=255)
+    created_at = LaravelTimestampField(null=True)
+
+    class Meta:
+        table = "password_reset_tokens"
+
+
+def decode_abilities(raw: str | None) -> list[str]:
+    """Sanctum keeps abilities as a JSON array in a text column; anything else grants nothing."""
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return []
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []

@@ -1,0 +1,30 @@
+"""Typed keys for everything stored on the application and on requests."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from sanctum_py.core.container import Services
+from sanctum_py.core.token_cache import VerifiedToken
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class RoutePolicy:
+    """What runs before a handler: Sanctum's guard, then the named rate limiter (Laravel's order)."""
+
+    authenticated: bool = False
+    throttle: str | None = "api"
+
+
+SERVICES = web.AppKey("services", Services)
+POLICIES = web.AppKey("policies", dict[Handler, RoutePolicy])
+AUTH = "sanctum_py.auth"  # request key: the VerifiedToken of an authenticated request
+
+
+def current(request: web.Request) -> VerifiedToken:
+    return request[AUTH]

@@ -1,0 +1,60 @@
+"""Sanctum's guard, then the rate limiter, around each route, in Laravel's middleware order.
+
+auth:sanctum runs before throttle:api (Laravel's middleware priority), so failed authentications are
+never counted and a signed-in user's budget is keyed by user id rather than by address. Responses
+that passed the throttle carry X-RateLimit-Limit/Remaining, even when the handler failed (422, 500).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sanctum_py.core.ratelimit import Attempt
+from sanctum_py.core.tokens import bearer_token
+from sanctum_py.http.client_ip import client_ip
+from sanctum_py.http.errors import render_exception
+from sanctum_py.http.keys import AUTH, POLICIES, SERVICES, Handler
+from sanctum_py.http.responses import TooManyAttempts, Unauthenticated
+
+API_DECAY_SECONDS = 60
+
+
+@web.middleware
+async def route_pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    policy = request.app[POLICIES].get(handler)
+    if policy is None:  # 404/405 and routes outside the API (docs): straight through
+        return await handler(request)
+    services = request.app[SERVICES]
+    if policy.authenticated:
+        verified = await services.tokens.authenticate(bearer_token(request.headers.get("Authorization")))
+        if verified is None:
+            raise Unauthenticated
+        request[AUTH] = verified
+    if policy.throttle is None:
+        return await handler(request)
+    attempt = await _throttle(request, policy.throttle)
+    try:
+        response = await handler(request)
+    except Exception as error:
+        response = render_exception(request, error)
+    response.headers["X-RateLimit-Limit"] = str(attempt.max_attempts)
+    response.headers["X-RateLimit-Remaining"] = str(attempt.remaining)
+    return response
+
+
+async def _throttle(request: web.Request, limiter_name: str) -> Attempt:
+    services = request.app[SERVICES]
+    settings = services.settings
+    verified = request.get(AUTH)
+    who = f"user:{verified.user.id}" if verified is not None else f"ip:{client_ip(request, tuple(settings.trusted_proxies))}"
+    attempt = await services.limiter.attempt(f"{limiter_name}:{who}", settings.api_rate_limit, API_DECAY_SECONDS)
+    if not attempt.allowed:
+        raise TooManyAttempts(
+            {
+                "X-RateLimit-Limit": str(attempt.max_attempts),
+                "X-RateLimit-Remaining": "0",
+                "Retry-After": str(attempt.retry_after),
+                "X-RateLimit-Reset": str(attempt.reset_at),
+            }
+        )
+    return attempt

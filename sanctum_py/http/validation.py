@@ -1,0 +1,247 @@
+"""Laravel 8 validation semantics on top of pydantic input models.
+
+Each field of an input model carries its Laravel rules as `Annotated` metadata, in rule order:
+
+    name: Annotated[str, Rules(REQUIRED, STRING, Max(255))]
+
+`validate_input` runs them the way Illuminate\\Validation\\Validator does (every rule of a field, stop
+after a failed implicit rule such as `required`, skip non-implicit rules for absent fields and for
+nulls under `nullable`), builds Laravel's error bag in field order, and only then lets pydantic build
+the typed model the handler receives. One declaration gives both the exact wire errors and the types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+MESSAGE = "The given data was invalid."
+
+UniqueCheck = Callable[[str, str], Awaitable[bool]]
+"""(column, value) -> True when the value is already taken."""
+
+
+class ValidationFailed(Exception):
+    """Rendered as Laravel's 422 `{"message": ..., "errors": {field: [messages]}}`."""
+
+    def __init__(self, errors: dict[str, list[str]], message: str = MESSAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+def display_name(attribute: str) -> str:
+    return attribute.replace("_", " ")
+
+
+class Rule:
+    implicit = False  # implicit rules run on absent/empty values and stop the field when they fail
+
+    def message(self, attribute: str, value: Any) -> str | None:
+        """None when the value passes; otherwise Laravel's message."""
+        raise NotImplementedError
+
+
+class Required(Rule):
+    implicit = True
+
+    def message(self, attribute: str, value: Any) -> str | None:
+        empty = value is None or (isinstance(value, (str, list, dict)) and len(value) == 0)
+        return f"The {display_name(attribute)} field is required." if empty else None
+
+
+class Nullable(Rule):
+    def message(self, attribute: str, value: Any) -> str | None:
+        return None
+
+
+class String(Rule):
+    def message(self, attribute: str, value: Any) -> str | None:
+        return None if isinstance(value, str) else f"The {display_name(attribute)} must be a string."
+
+
+class CleanText(Rule):
+    """Ours, not Laravel's: a NUL byte or invalid UTF-8 is refused instead of crashing the database."""
+
+    def message(self, attribute: str, value: Any) -> str | None:
+        if not isinstance(value, str):
+            return None
+        if "\0" in value or _has_surrogates(value):
+            return f"The {display_name(attribute)} contains invalid characters."
+        return None
+
+
+def _has_surrogates(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _size(value: Any) -> tuple[int, str]:
+    """Laravel's getSize + getAttributeType for fields without numeric rules."""
+    if isinstance(value, (list, dict)):
+        return len(value), "array"
+    if isinstance(value, bool):
+        return (1 if value else 0), "string"  # PHP: (string) true === "1", (string) false === ""
+    if isinstance(value, str):
+        return len(value), "string"  # mb_strlen counts code points, as len() does
+    if value is None:
+        return 0, "string"
+    return len(_php_string(value)), "string"
+
+
+def _php_string(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value) if not value.is_integer() else str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Max(Rule):
+    limit: int
+
+    def message(self, attribute: str, value: Any) -> str | None:
+        size, kind = _size(value)
+        if size <= self.limit:
+            return None
+        if kind == "array":
+            return f"The {display_name(attribute)} must not have more than {self.limit} items."
+        return f"The {display_name(attribute)} must not be greater than {self.limit} characters."
+
+
+@dataclass(frozen=True)
+class Min(Rule):
+    limit: int
+
+    def message(self, attribute: str, value: Any) -> str | None:
+        size, kind = _size(value)
+        if size >= self.limit:
+            return None
+        if kind == "array":
+            return f"The {display_name(attribute)} must have at least {self.limit} items."
+        return f"The {display_name(attribute)} must be at least {self.limit} characters."
+
+
+class Email(Rule):
+    def message(self, attribute: str, value: Any) -> str | None:
+        if isinstance(value, str) and is_rfc_email(value):
+            return None
+        return f"The {display_name(attribute)} must be a valid email address."
+
+
+@dataclass(frozen=True)
+class Unique(Rule):
+    """Checked against the database by the UniqueCheck the caller passes in."""
+
+    column: str
+
+    def message(self, attribute: str, value: Any) -> str | None:  # pragma: no cover - async rule
+        return None
+
+    @staticmethod
+    def taken_message(attribute: str) -> str:
+        return f"The {display_name(attribute)} has already been taken."
+
+
+class Confirmed(Rule):
+    """Applied through `validate_input`, which can see `<field>_confirmation`."""
+
+    def message(self, attribute: str, value: Any) -> str | None:  # pragma: no cover - needs data
+        return None
+
+    @staticmethod
+    def mismatch_message(attribute: str) -> str:
+        return f"The {display_name(attribute)} confirmation does not match."
+
+
+REQUIRED = Required()
+NULLABLE = Nullable()
+STRING = String()
+EMAIL = Email()
+CONFIRMED = Confirmed()
+CLEAN = CleanText()
+
+
+@dataclass(frozen=True)
+class Rules:
+    rules: tuple[Rule, ...]
+
+    def __init__(self, *rules: Rule) -> None:
+        object.__setattr__(self, "rules", rules)
+
+
+# --- RFC 5322 addresses, close to egulias/email-validator's RFCValidation (Laravel's `email` rule) ---
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+_QUOTED = r'"(?:[^"\\\r\n]|\\.)*"'
+_LABEL = r"[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\-\u0080-\U0010ffff]*[A-Za-z0-9\u0080-\U0010ffff])?"
+_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
+_LITERAL = r"\[(?:[0-9.]+|IPv6:[0-9A-Fa-f:.]+)\]"
+_EMAIL = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?:{_DOMAIN}|{_LITERAL})")
+
+
+def is_rfc_email(value: str) -> bool:
+    return _EMAIL.fullmatch(value) is not None
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def field_rules(model: type[BaseModel]) -> dict[str, tuple[Rule, ...]]:
+    rules: dict[str, tuple[Rule, ...]] = {}
+    for name, info in model.model_fields.items():
+        declared = next((meta for meta in info.metadata if isinstance(meta, Rules)), None)
+        rules[info.alias or name] = declared.rules if declared else ()
+    return rules
+
+
+async def validate_input(
+    model: type[ModelT], data: dict[str, Any], unique: UniqueCheck | None = None
+) -> ModelT:
+    """Apply the model's Laravel rules to `data`; raise ValidationFailed or return the typed model."""
+    errors: dict[str, list[str]] = {}
+    for attribute, rules in field_rules(model).items():
+        messages = await _check_field(attribute, (CLEAN, *rules), data, unique)
+        if messages:
+            errors[attribute] = messages
+    if errors:
+        raise ValidationFailed(errors)
+    present = {name: data.get(name) for name in field_rules(model) if name in data}
+    return model.model_validate(present)
+
+
+async def _check_field(
+    attribute: str, rules: tuple[Rule, ...], data: dict[str, Any], unique: UniqueCheck | None
+) -> list[str]:
+    value = data.get(attribute)
+    present = attribute in data
+    nullable = any(isinstance(rule, Nullable) for rule in rules)
+    messages: list[str] = []
+    for rule in rules:
+        if not rule.implicit:
+            if not present or value is None and nullable:
+                continue
+            if isinstance(value, str) and value.strip() == "":
+                continue
+        failure: str | None
+        if isinstance(rule, Confirmed):
+            confirmation = data.get(f"{attribute}_confirmation")
+            same = type(confirmation) is type(value) and confirmation == value  # PHP's ===
+            failure = None if same else rule.mismatch_message(attribute)
+        elif isinstance(rule, Unique):
+            taken = unique is not None and isinstance(value, str) and await unique(rule.column, value)
+            failure = rule.taken_message(attribute) if taken else None
+        else:
+            failure = rule.message(attribute, value)
+        if failure is None:
+            continue
+        messages.append(failure)
+        if rule.implicit or isinstance(rule, CleanText):
+            break
+    return messages

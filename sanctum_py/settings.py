@@ -1,0 +1,108 @@
+"""Every knob of the service, read once from the environment and `.env`.
+
+One pydantic-settings class; the README's settings table documents each field. Nothing else in the
+package reads `os.environ`: settings are passed down explicitly, so tests build as many differently
+configured apps as they like in one process.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("sanctum_py.settings")
+
+DEFAULT_DATABASE_URL = "sqlite://database/sanctum.sqlite"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- the application ---------------------------------------------------------------------------
+    app_key: str = Field("", description="Laravel APP_KEY (`base64:...`); generated into .env when missing")
+    app_url: str = "http://127.0.0.1:8000"
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    log_level: str = "INFO"
+
+    # --- serving -----------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(1, ge=1)
+    max_body_bytes: int = Field(1024 * 1024, ge=1, description="larger bodies get Laravel's 413")
+    trusted_proxies: list[str] = Field(default_factory=list, description="peers whose X-Forwarded-For counts")
+    cors_allowed_origins: str = "*"
+
+    # --- Sanctum -----------------------------------------------------------------------------------
+    sanctum_token_prefix: str = ""
+    sanctum_expiration: int | None = Field(None, ge=1, description="minutes from created_at; empty = never")
+    tokenable_type: str = "App\\Models\\User"
+    token_name: str = "auth_token"
+    last_used_write_interval: int = Field(60, ge=0, description="seconds between last_used_at writes")
+    token_cache: Literal["auto", "on", "off"] = "auto"
+    token_cache_seconds: float = Field(10.0, ge=0, description="how long a verified token is trusted")
+
+    # --- passwords ---------------------------------------------------------------------------------
+    bcrypt_rounds: int = Field(10, ge=4, le=31)
+    bcrypt_threads: int = Field(2, ge=1)
+
+    # --- identifiers -------------------------------------------------------------------------------
+    case_insensitive_identifiers: bool = Field(
+        True, description="email/username lookups and uniqueness ignore case (Laravel: depends on the DB)"
+    )
+
+    # --- rate limits -------------------------------------------------------------------------------
+    api_rate_limit: int = Field(60, ge=1, description="requests per minute per user id, else per IP")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sanctum_expiration", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def app_key_bytes(self) -> bytes:
+        """The raw 32-byte key, as Laravel's EncryptionServiceProvider::parseKey decodes it."""
+        return decode_app_key(self.app_key)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+
+def generate_app_key() -> str:
+    """Laravel's `key:generate`: `base64:` + 32 random bytes."""
+    return "base64:" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def decode_app_key(app_key: str) -> bytes:
+    key = app_key.strip()
+    if key.startswith("base64:"):
+        return base64.b64decode(key[len("base64:") :])
+    return key.encode("utf-8")
+
+
+def load_settings(env_file: str | Path = ".env", **overrides: object) -> Settings:
+    """Read settings; on a fresh clone with no APP_KEY, generate one and persist it in `.env` once."""
+    settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    if not settings.app_key:
+        key = generate_app_key()
+        path = Path(env_file)
+        existing = path.read_text(encoding="utf-8") if path.exists() else ""
+        separator = "" if not existing or existing.endswith("\n") else "\n"
+        path.write_text(f"{existing}{separator}APP_KEY={key}\n", encoding="utf-8")
+        log.warning("APP_KEY was not set: generated a new one and saved it in %s", path)
+        settings = settings.model_copy(update={"app_key": key})
+    return settings
