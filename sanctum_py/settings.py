@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     app_url: str = "http://127.0.0.1:8000"
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    redis_prefix: str = Field("sanctum_py:", description="namespace of every Redis key")
     log_level: str = "INFO"
 
     # --- serving -----------------------------------------------------------------------------------

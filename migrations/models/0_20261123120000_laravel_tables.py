@@ -28,8 +28,7 @@ _TABLES = {
         '"created_at" datetime, "updated_at" datetime)',
         'CREATE INDEX IF NOT EXISTS "personal_access_tokens_tokenable_type_tokenable_id_index" '
         'on "personal_access_tokens" ("tokenable_type", "tokenable_id")',
-        'CREATE UNIQUE INDEX IF NOT EXISTS "personal_access_tokens_token_unique" '
-        'on "personal_access_tokens" ("token")',
+        'CREATE UNIQUE INDEX IF NOT EXISTS "personal_access_tokens_token_unique" on "personal_access_tokens" ("token")',
         'CREATE TABLE IF NOT EXISTS "password_reset_tokens" ("email" varchar not null, '
         '"token" varchar not null, "created_at" datetime, primary key ("email"))',
     ],
@@ -48,8 +47,7 @@ _TABLES = {
         '"created_at" timestamp(0) without time zone null, "updated_at" timestamp(0) without time zone null)',
         'CREATE INDEX IF NOT EXISTS "personal_access_tokens_tokenable_type_tokenable_id_index" '
         'on "personal_access_tokens" ("tokenable_type", "tokenable_id")',
-        'CREATE UNIQUE INDEX IF NOT EXISTS "personal_access_tokens_token_unique" '
-        'on "personal_access_tokens" ("token")',
+        'CREATE UNIQUE INDEX IF NOT EXISTS "personal_access_tokens_token_unique" on "personal_access_tokens" ("token")',
         'CREATE TABLE IF NOT EXISTS "password_reset_tokens" ("email" varchar(255) not null primary key, '
         '"token" varchar(255) not null, "created_at" timestamp(0) without time zone null)',
     ],

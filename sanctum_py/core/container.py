@@ -29,7 +29,7 @@ class Services:
         limiter: RateLimiter
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
-            limiter = RedisRateLimiter(redis)
+            limiter = RedisRateLimiter(redis, prefix=f"{settings.redis_prefix}throttle:")
         else:
             limiter = MemoryRateLimiter()
         return cls(

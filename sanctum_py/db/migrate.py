@@ -8,7 +8,7 @@ from pathlib import Path
 from aerich import Command
 from tortoise import Tortoise, connections
 
-from sanctum_py.db.setup import tortoise_config
+from sanctum_py.db.setup import forget_compiled_queries, tortoise_config
 
 log = logging.getLogger("sanctum_py.migrate")
 
@@ -19,6 +19,7 @@ async def migrate(database_url: str) -> list[str]:
     """Run every migration not yet recorded in the `aerich` table; return the ones applied."""
     config = tortoise_config(database_url)
     command = Command(tortoise_config=config, app="models", location=str(MIGRATIONS_DIR))
+    forget_compiled_queries()
     try:
         await command.init()
         await _ensure_aerich_table()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 MODELS_MODULES = ["sanctum_py.db.models", "aerich.models"]
 
@@ -35,7 +36,15 @@ def _connection(database_url: str) -> str | dict[str, Any]:
     return database_url
 
 
+def forget_compiled_queries() -> None:
+    """Tortoise caches each model's INSERT/DELETE SQL by connection *name*, not dialect: a process
+    that re-initialises "default" on another database (the test suite, the migrate command) must
+    drop that cache or it would send SQLite's `?` placeholders to PostgreSQL."""
+    EXECUTOR_CACHE.clear()
+
+
 async def init_database(database_url: str) -> None:
+    forget_compiled_queries()
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 

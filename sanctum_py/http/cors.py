@@ -32,9 +32,7 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
         preflight = web.Response(status=204)
         if allowed is not None:
             preflight.headers["Access-Control-Allow-Origin"] = allowed
-            preflight.headers["Access-Control-Allow-Methods"] = request.headers[
-                "Access-Control-Request-Method"
-            ].upper()
+            preflight.headers["Access-Control-Allow-Methods"] = request.headers["Access-Control-Request-Method"].upper()
             _add_vary(preflight, "Access-Control-Request-Method")
             preflight.headers["Access-Control-Allow-Headers"] = request.headers.get(
                 "Access-Control-Request-Headers", ""

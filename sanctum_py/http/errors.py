@@ -38,8 +38,7 @@ def render_exception(request: web.Request, error: BaseException) -> web.StreamRe
     if isinstance(error, web.HTTPMethodNotAllowed):
         allowed = [verb for verb in LARAVEL_VERBS if verb in error.allowed_methods]
         message = (
-            f"The {request.method} method is not supported for this route. "
-            f"Supported methods: {', '.join(allowed)}."
+            f"The {request.method} method is not supported for this route. Supported methods: {', '.join(allowed)}."
         )
         return error_response(message, 405, headers={"Allow": ", ".join(allowed)})
     if isinstance(error, web.HTTPException):

@@ -23,7 +23,7 @@ class RoutePolicy:
 
 SERVICES = web.AppKey("services", Services)
 POLICIES = web.AppKey("policies", dict[Handler, RoutePolicy])
-AUTH = "sanctum_py.auth"  # request key: the VerifiedToken of an authenticated request
+AUTH = web.RequestKey("auth", VerifiedToken)  # the token of an authenticated request
 
 
 def current(request: web.Request) -> VerifiedToken:

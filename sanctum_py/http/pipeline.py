@@ -46,7 +46,11 @@ async def _throttle(request: web.Request, limiter_name: str) -> Attempt:
     services = request.app[SERVICES]
     settings = services.settings
     verified = request.get(AUTH)
-    who = f"user:{verified.user.id}" if verified is not None else f"ip:{client_ip(request, tuple(settings.trusted_proxies))}"
+    who = (
+        f"user:{verified.user.id}"
+        if verified is not None
+        else f"ip:{client_ip(request, tuple(settings.trusted_proxies))}"
+    )
     attempt = await services.limiter.attempt(f"{limiter_name}:{who}", settings.api_rate_limit, API_DECAY_SECONDS)
     if not attempt.allowed:
         raise TooManyAttempts(

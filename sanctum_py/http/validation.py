@@ -201,9 +201,7 @@ def field_rules(model: type[BaseModel]) -> dict[str, tuple[Rule, ...]]:
     return rules
 
 
-async def validate_input(
-    model: type[ModelT], data: dict[str, Any], unique: UniqueCheck | None = None
-) -> ModelT:
+async def validate_input(model: type[ModelT], data: dict[str, Any], unique: UniqueCheck | None = None) -> ModelT:
     """Apply the model's Laravel rules to `data`; raise ValidationFailed or return the typed model."""
     errors: dict[str, list[str]] = {}
     for attribute, rules in field_rules(model).items():
@@ -225,7 +223,7 @@ async def _check_field(
     messages: list[str] = []
     for rule in rules:
         if not rule.implicit:
-            if not present or value is None and nullable:
+            if not present or (value is None and nullable):
                 continue
             if isinstance(value, str) and value.strip() == "":
                 continue
