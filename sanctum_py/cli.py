@@ -1,0 +1,145 @@
+"""`python -m sanctum_py <command>`: serve, migrate, key:generate, prune-expired."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from sanctum_py.settings import Settings, generate_app_key, load_settings
+
+log = logging.getLogger("sanctum_py")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Tortoise logs every query with its parameters at DEBUG: keep it quiet whatever the level.
+    logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLogger().level))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sanctum_py", description=__doc__)
+    parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", help="default: HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: PORT or 8000")
+    serve.add_argument("--workers", type=int, help="processes sharing the port (default: WORKERS or 1)")
+
+    commands.add_parser("migrate", help="apply the database migrations")
+
+    key = commands.add_parser("key:generate", help="create a Laravel APP_KEY and save it in the env file")
+    key.add_argument("--show", action="store_true", help="print the key without saving it")
+
+    prune = commands.add_parser("prune-expired", help="delete expired tokens (sanctum:prune-expired)")
+    prune.add_argument("--hours", type=int, default=24, help="keep tokens expired less than this long ago")
+
+    args = parser.parse_args(argv)
+    if args.command == "key:generate":
+        return _key_generate(Path(args.env_file), show=args.show)
+
+    overrides = {
+        name: value
+        for name, value in (
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+            ("workers", getattr(args, "workers", None)),
+        )
+        if value is not None
+    }
+    settings = load_settings(args.env_file, **overrides)
+    configure_logging(settings.log_level)
+    if args.command == "migrate":
+        return _migrate(settings)
+    if args.command == "prune-expired":
+        return _prune(settings, args.hours)
+    return _serve(settings)
+
+
+def _key_generate(env_file: Path, *, show: bool) -> int:
+    key = generate_app_key()
+    if not show:
+        lines = env_file.read_text(encoding="utf-8").splitlines() if env_file.exists() else []
+        kept = [line for line in lines if not line.startswith("APP_KEY=")]
+        env_file.write_text("\n".join([*kept, f"APP_KEY={key}"]) + "\n", encoding="utf-8")
+        print(f"Application key set successfully in {env_file}.")
+    else:
+        print(key)
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from sanctum_py.db.migrate import migrate
+
+    applied = asyncio.run(migrate(settings.database_url))
+    print("Nothing to migrate." if not applied else "\n".join(f"Migrated: {name}" for name in applied))
+    return 0
+
+
+def _prune(settings: Settings, hours: int) -> int:
+    from sanctum_py.core.pruning import prune_expired
+    from sanctum_py.db.setup import close_database, init_database
+
+    async def run() -> int:
+        await init_database(settings.database_url)
+        try:
+            return await prune_expired(hours, settings.sanctum_expiration)
+        finally:
+            await close_database()
+
+    deleted = asyncio.run(run())
+    if not settings.sanctum_expiration:
+        print("Expiration value not specified in configuration file.")
+    print(f"Tokens expired for more than {hours} hours pruned successfully ({deleted} deleted).")
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    if settings.workers == 1:
+        _run_worker(settings)
+        return 0
+    # N processes bind the same port with SO_REUSEPORT; the kernel spreads connections across them.
+    # They share nothing but the database and Redis, as separate machines behind a balancer would.
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_run_worker, args=(settings,), daemon=False) for _ in range(settings.workers)]
+    for worker in workers:
+        worker.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
+    return max((worker.exitcode or 0) for worker in workers)
+
+
+def _run_worker(settings: Settings) -> None:
+    from sanctum_py.app import create_app
+
+    configure_logging(settings.log_level)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=settings.workers > 1,
+        shutdown_timeout=10,
+        print=lambda message: log.info("%s (pid %s)", message.strip(), os.getpid()),
+        access_log=None,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
