@@ -8,6 +8,7 @@ from aiohttp import web
 
 from sanctum_py.core.container import Services
 from sanctum_py.db.setup import close_database, init_database
+from sanctum_py.http import protocol_errors
 from sanctum_py.http.cors import cors_middleware
 from sanctum_py.http.errors import error_middleware
 from sanctum_py.http.keys import SERVICES
@@ -17,6 +18,7 @@ from sanctum_py.settings import Settings
 
 
 def create_app(settings: Settings) -> web.Application:
+    protocol_errors.install()
     app = web.Application(
         middlewares=[cors_middleware, error_middleware, route_pipeline],
         client_max_size=settings.max_body_bytes,
