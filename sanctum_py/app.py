@@ -9,10 +9,8 @@ from aiohttp import web
 from sanctum_py.core.container import Services
 from sanctum_py.db.setup import close_database, init_database
 from sanctum_py.http import protocol_errors
-from sanctum_py.http.cors import cors_middleware
-from sanctum_py.http.errors import error_middleware
 from sanctum_py.http.keys import SERVICES
-from sanctum_py.http.pipeline import route_pipeline
+from sanctum_py.http.middleware import service_middleware
 from sanctum_py.http.routes import setup_routes
 from sanctum_py.settings import Settings
 
@@ -20,7 +18,7 @@ from sanctum_py.settings import Settings
 def create_app(settings: Settings) -> web.Application:
     protocol_errors.install()
     app = web.Application(
-        middlewares=[cors_middleware, error_middleware, route_pipeline],
+        middlewares=[service_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SERVICES] = Services.build(settings)

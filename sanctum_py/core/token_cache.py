@@ -24,6 +24,9 @@ class VerifiedToken:
     expires_at: datetime | None  # the earlier of expires_at and created_at + sanctum.expiration
     last_used_at: datetime | None
     cached_at: float = field(default_factory=time.monotonic)
+    # Representations derived from this entry (the wire layer memoises the /api/me body here);
+    # they live and die with the entry, so a revocation or user change drops them too.
+    memo: dict[str, bytes] = field(default_factory=dict)
 
 
 class TokenCache:

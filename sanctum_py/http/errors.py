@@ -13,7 +13,6 @@ import logging
 from aiohttp import web
 from tortoise.exceptions import DBConnectionError, OperationalError
 
-from sanctum_py.http.keys import SERVICES, Handler
 from sanctum_py.http.responses import (
     ServiceUnavailable,
     TooManyAttempts,
@@ -67,16 +66,3 @@ def _looks_like_lost_link(error: OperationalError) -> bool:
         phrase in text
         for phrase in ("connection", "server has gone away", "lost connection", "can't connect", "closed")
     )
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # Laravel's ValidatePostSize runs before routing: any path, any method.
-    if (request.content_length or 0) > request.app[SERVICES].settings.max_body_bytes:
-        return error_response("", 413)
-    try:
-        return await handler(request)
-    except asyncio.CancelledError:
-        raise
-    except Exception as error:
-        return render_exception(request, error)

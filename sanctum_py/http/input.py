@@ -1,7 +1,8 @@
 """Request input the way Laravel sees it: `$request->all()` after TrimStrings and ConvertEmptyStringsToNull.
 
 - JSON when the Content-Type names json; a body that does not decode (malformed, invalid UTF-8, lone
-  surrogates, an array or a scalar) counts as empty, as PHP's json_decode failing does.
+  surrogates, NaN, nested deeper than 512, an array or a scalar) counts as empty, as PHP's
+  json_decode failing does.
 - Form-encoded and multipart bodies otherwise, with PHP's `name[]=` / `name[key]=` arrays.
 - Query-string parameters fill in what the body does not say.
 - Strings are trimmed of PHP's trim() characters, except passwords; empty strings become None.
@@ -10,13 +11,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 UNTRIMMED_FIELDS = frozenset({"password", "password_confirmation", "current_password"})
-_PHP_TRIM = " \t\n\r\0\x0b"
+PHP_TRIM = " \t\n\r\0\x0b"  # the characters PHP's trim() strips
+JSON_MAX_DEPTH = 512  # json_decode's default $depth
 
 
 async def read_input(request: web.Request) -> dict[str, Any]:
@@ -29,13 +32,16 @@ async def read_input(request: web.Request) -> dict[str, Any]:
 async def _read_body(request: web.Request) -> dict[str, Any]:
     if not request.body_exists:
         return {}
-    content_type = request.headers.get("Content-Type", "").lower()
+    content_type = request.headers.get("Content-Type", "")
+    # Request::isJson() looks for "/json" or "+json" case-sensitively; PHP fills $_POST only for the
+    # two form types, compared in lower case up to the first ";", "," or " ".
     if "/json" in content_type or "+json" in content_type:
         return _json_object(await request.read())
-    if content_type.startswith("application/x-www-form-urlencoded"):
+    media_type = re.split(r"[;, ]", content_type, maxsplit=1)[0].lower()
+    if media_type == "application/x-www-form-urlencoded":
         raw = await request.read()
         return _php_form(raw.decode("utf-8", "surrogateescape"))
-    if content_type.startswith("multipart/form-data"):
+    if media_type == "multipart/form-data":
         try:
             form = await request.post()
         except ValueError:
@@ -47,12 +53,34 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
 
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject, parse_int=_php_int)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return {}
-    if not isinstance(value, dict) or _has_lone_surrogate(value):
+    if not isinstance(value, dict) or _has_lone_surrogate(value) or _depth(value) > JSON_MAX_DEPTH:
         return {}
     return value
+
+
+def _reject(constant: str) -> Any:
+    """NaN and Infinity are Python extensions to JSON; json_decode refuses them."""
+    raise ValueError(constant)
+
+
+def _php_int(text: str) -> int | float:
+    """json_decode turns integers outside PHP's 64-bit range into floats."""
+    number = int(text) if len(text) <= 20 else None
+    return number if number is not None and -(2**63) <= number < 2**63 else float(text)
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth as json_decode counts it: `{}` is 1, `{"a": []}` is 2."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _has_lone_surrogate(value: Any) -> bool:
@@ -103,12 +131,14 @@ def _php_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _clean(key: str, value: Any) -> Any:
+    """TrimStrings + ConvertEmptyStringsToNull; nested keys are dotted (`password.0`), so only a
+    top-level password escapes trimming, as in Laravel."""
     if isinstance(value, str):
         if key not in UNTRIMMED_FIELDS:
-            value = value.strip(_PHP_TRIM)
+            value = value.strip(PHP_TRIM)
         return None if value == "" else value
     if isinstance(value, list):
-        return [_clean(key, item) for item in value]
+        return [_clean(f"{key}.{index}", item) for index, item in enumerate(value)]
     if isinstance(value, dict):
-        return {k: _clean(k, v) for k, v in value.items()}
+        return {k: _clean(f"{key}.{k}", v) for k, v in value.items()}
     return value

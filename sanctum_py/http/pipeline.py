@@ -19,8 +19,7 @@ from sanctum_py.http.responses import TooManyAttempts, Unauthenticated
 API_DECAY_SECONDS = 60
 
 
-@web.middleware
-async def route_pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def run_route(request: web.Request, handler: Handler) -> web.StreamResponse:
     policy = request.app[POLICIES].get(handler)
     if policy is None:  # 404/405 and routes outside the API (docs): straight through
         return await handler(request)

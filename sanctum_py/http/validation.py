@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from sanctum_py.http.input import PHP_TRIM
+
 MESSAGE = "The given data was invalid."
 
 UniqueCheck = Callable[[str, str], Awaitable[bool]]
@@ -50,8 +52,13 @@ class Required(Rule):
     implicit = True
 
     def message(self, attribute: str, value: Any) -> str | None:
-        empty = value is None or (isinstance(value, (str, list, dict)) and len(value) == 0)
+        # validateRequired: null, a string PHP's trim() empties ("   " in an untrimmed password), or []
+        empty = value is None or _blank(value) or (isinstance(value, (list, dict)) and len(value) == 0)
         return f"The {display_name(attribute)} field is required." if empty else None
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and value.strip(PHP_TRIM) == ""
 
 
 class Nullable(Rule):
@@ -225,7 +232,7 @@ async def _check_field(
         if not rule.implicit:
             if not present or (value is None and nullable):
                 continue
-            if isinstance(value, str) and value.strip() == "":
+            if _blank(value):  # presentOrRuleIsImplicit: only implicit rules see a blank string
                 continue
         failure: str | None
         if isinstance(rule, Confirmed):

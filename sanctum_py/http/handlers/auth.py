@@ -8,9 +8,10 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from sanctum_py.core.accounts import IdentifierTaken, Registration
+from sanctum_py.http import phpjson
 from sanctum_py.http.input import read_input
 from sanctum_py.http.keys import SERVICES, current
-from sanctum_py.http.responses import json_response
+from sanctum_py.http.responses import JSON, json_response
 from sanctum_py.http.serializers import registered_user, stored_user
 from sanctum_py.http.validation import (
     CONFIRMED,
@@ -73,4 +74,8 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    return json_response(stored_user(current(request).user))
+    verified = current(request)
+    body = verified.memo.get("me")
+    if body is None:
+        body = verified.memo["me"] = phpjson.encode(stored_user(verified.user))
+    return web.Response(body=body, content_type=JSON)
