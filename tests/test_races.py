@@ -1,0 +1,43 @@
+"""Concurrent requests racing for the same unique values: the database decides, the client sees 422."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.support.api import JSON_HEADERS, registration
+from tests.support.contract import ContractClient
+
+TAKEN = {
+    "username": ["The username has already been taken."],
+    "email": ["The email has already been taken."],
+}
+
+
+async def test_concurrent_registrations_of_one_identity(client: ContractClient) -> None:
+    body = registration()
+    responses = await asyncio.gather(
+        *(client.post("/api/register", json=body, headers=JSON_HEADERS) for _ in range(25))
+    )
+    statuses = sorted(response.status for response in responses)
+    assert statuses == [201] + [422] * 24
+    for response in responses:
+        if response.status == 422:
+            body = response.json()
+            assert body["message"] == "The given data was invalid."
+            # Which fields a loser sees depends on where the winner's insert fell between its
+            # checks; every field it reports is one that really was taken.
+            assert body["errors"] and all(body["errors"][field] == TAKEN[field] for field in body["errors"])
+
+
+async def test_concurrent_registrations_differing_only_by_case(client: ContractClient) -> None:
+    bodies = [
+        registration(username=f"RaceUser{'x' * i}", email="race@example.com".upper() if i % 2 else "race@example.com")
+        for i in range(10)
+    ]
+    responses = await asyncio.gather(
+        *(client.post("/api/register", json=body, headers=JSON_HEADERS) for body in bodies)
+    )
+    assert sorted(r.status for r in responses) == [201] + [422] * 9
+    for response in responses:
+        if response.status == 422:
+            assert response.json()["errors"] == {"email": TAKEN["email"]}
