@@ -33,7 +33,7 @@ MYSQL_ADMIN_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BACKENDS = [b.strip() for b in os.environ.get("SANCTUM_TEST_BACKENDS", "sqlite,postgres,mariadb").split(",")]
 TEST_APP_KEY = "base64:1oZSECVBtWwUcL3mQQmv7fdDJT042gsQCCDR8WVOlrQ="
-TABLES = ("personal_access_tokens", "password_reset_tokens", "users")
+TABLES = ("personal_access_tokens", "password_reset_tokens", "refresh_tokens", "two_factor_challenges", "users")
 
 
 def _swap_database(url: str, name: str) -> str:

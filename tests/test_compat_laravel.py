@@ -12,8 +12,8 @@ import hashlib
 import json
 import shutil
 import sqlite3
-from datetime import UTC, datetime, timedelta
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +58,17 @@ def compat_client(
 
 
 def test_migration_keeps_every_row(laravel_db: Path) -> None:
+    """Every row and column Laravel wrote is still there, unchanged; what we add is nullable or defaulted."""
     original = sqlite3.connect(COMPAT_DIR / VECTORS["sqlite_file"])
     migrated = sqlite3.connect(laravel_db)
     for table in ("users", "personal_access_tokens", "password_resets", "migrations"):
-        query = f"SELECT * FROM {table} ORDER BY 1"  # noqa: S608 - fixed table names
-        assert migrated.execute(query).fetchall() == [
-            row + (None,) if table == "personal_access_tokens" else row for row in original.execute(query)
-        ], table
-    columns = [row[1] for row in migrated.execute("PRAGMA table_info(personal_access_tokens)")]
-    assert "expires_at" in columns
+        columns = ", ".join(f'"{row[1]}"' for row in original.execute(f"PRAGMA table_info({table})"))
+        query = f"SELECT {columns} FROM {table} ORDER BY 1"
+        assert migrated.execute(query).fetchall() == original.execute(query).fetchall(), table
+    token_columns = [row[1] for row in migrated.execute("PRAGMA table_info(personal_access_tokens)")]
+    assert "expires_at" in token_columns
+    added = migrated.execute("SELECT role, is_active, last_login_at, two_factor_secret FROM users").fetchall()
+    assert set(added) == {("user", 1, None, None)}
 
 
 @pytest.mark.parametrize("token", VECTORS["tokens"], ids=lambda t: f"{t['token_id']}-{t['expected']}")

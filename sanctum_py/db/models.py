@@ -21,6 +21,15 @@ class User(Model):
     remember_token = fields.CharField(max_length=100, null=True)
     created_at = LaravelTimestampField(null=True)
     updated_at = LaravelTimestampField(null=True)
+    # Added by sanctum_py's second migration; all defaulted or nullable, so Laravel ignores them.
+    role = fields.CharField(max_length=20, default="user")
+    is_active = fields.BooleanField(default=True)
+    last_login_at = LaravelTimestampField(null=True)
+    # Fortify's columns (encrypted with APP_KEY as Laravel's Encrypter does), and our replay guard.
+    two_factor_secret = fields.TextField(null=True)
+    two_factor_recovery_codes = fields.TextField(null=True)
+    two_factor_confirmed_at = LaravelTimestampField(null=True)
+    two_factor_last_timestep = fields.BigIntField(null=True)
 
     class Meta:
         table = "users"
@@ -52,6 +61,54 @@ class PersonalAccessToken(Model):
 
     def __str__(self) -> str:  # never the hash
         return f"PersonalAccessToken(id={self.id})"
+
+    __repr__ = __str__
+
+
+class RefreshToken(Model):
+    """One link of a rotation chain. `family` groups every token descended from one login, so a
+    replayed (already rotated) token can revoke all of them at once."""
+
+    id = fields.BigIntField(primary_key=True)
+    user_id = fields.BigIntField()
+    family = fields.CharField(max_length=64)
+    parent_id = fields.BigIntField(null=True)
+    access_token_id = fields.BigIntField(null=True)
+    token = fields.CharField(max_length=64, unique=True)  # sha256 of the secret, never the secret
+    expires_at = LaravelTimestampField()
+    used_at = LaravelTimestampField(null=True)
+    revoked_at = LaravelTimestampField(null=True)
+    created_at = LaravelTimestampField(null=True)
+    updated_at = LaravelTimestampField(null=True)
+
+    class Meta:
+        table = "refresh_tokens"
+
+    def __str__(self) -> str:
+        return f"RefreshToken(id={self.id})"
+
+    __repr__ = __str__
+
+
+class TwoFactorChallenge(Model):
+    """A password-verified login waiting for its second factor (Fortify keeps this in the session)."""
+
+    id = fields.BigIntField(primary_key=True)
+    user_id = fields.BigIntField()
+    token = fields.CharField(max_length=64, unique=True)  # sha256 of the challenge token
+    attempts = fields.IntField(default=0)
+    remember = fields.BooleanField(default=False)
+    device_name = fields.CharField(max_length=255, null=True)
+    abilities = fields.TextField(null=True)
+    expires_at = LaravelTimestampField()
+    used_at = LaravelTimestampField(null=True)
+    created_at = LaravelTimestampField(null=True)
+
+    class Meta:
+        table = "two_factor_challenges"
+
+    def __str__(self) -> str:
+        return f"TwoFactorChallenge(id={self.id})"
 
     __repr__ = __str__
 
