@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,7 +38,18 @@ class Attempt:
 
 
 class RateLimiter(Protocol):
-    async def attempt(self, key: str, max_attempts: int, decay_seconds: int) -> Attempt: ...
+    async def attempt(self, key: str, max_attempts: int, decay_seconds: int) -> Attempt:
+        """Check and count in one step (ThrottleRequests): refused attempts are not counted."""
+        ...
+
+    async def blocked_for(self, key: str, max_attempts: int) -> int | None:
+        """Seconds until `key` may try again if it already has `max_attempts` hits, else None
+        (RateLimiter::tooManyAttempts + availableIn)."""
+        ...
+
+    async def hit(self, key: str, decay_seconds: int) -> int:
+        """Count one hit without checking (RateLimiter::hit), e.g. a failed login."""
+        ...
 
     async def clear(self, key: str) -> None: ...
 
@@ -45,7 +57,7 @@ class RateLimiter(Protocol):
 
 
 class MemoryRateLimiter:
-    def __init__(self, clock: callable = time.monotonic) -> None:  # type: ignore[valid-type]
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._windows: dict[str, tuple[int, float]] = {}  # key -> (hits, window closes at)
         self._calls = 0
@@ -65,6 +77,27 @@ class MemoryRateLimiter:
         hits += 1
         self._windows[key] = (hits, closes_at)
         return Attempt(True, hits, max_attempts, retry_after)
+
+    async def blocked_for(self, key: str, max_attempts: int) -> int | None:
+        return self.blocked_for_now(key, max_attempts)
+
+    def blocked_for_now(self, key: str, max_attempts: int) -> int | None:
+        now = self._clock()
+        hits, closes_at = self._windows.get(key, (0, 0.0))
+        if closes_at <= now or hits < max_attempts:
+            return None
+        return max(math.ceil(closes_at - now), 1)
+
+    async def hit(self, key: str, decay_seconds: int) -> int:
+        return self.hit_now(key, decay_seconds)
+
+    def hit_now(self, key: str, decay_seconds: int) -> int:
+        now = self._clock()
+        hits, closes_at = self._windows.get(key, (0, 0.0))
+        if closes_at <= now:
+            hits, closes_at = 0, now + decay_seconds
+        self._windows[key] = (hits + 1, closes_at)
+        return hits + 1
 
     async def clear(self, key: str) -> None:
         self._windows.pop(key, None)
@@ -97,13 +130,35 @@ return {1, hits, ttl}
 """
 
 
+# KEYS[1] = counter; ARGV[1] = decay_ms. Returns the hits in the window after this one.
+_HIT_SCRIPT = """
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then
+  redis.call('SET', KEYS[1], 1, 'PX', ARGV[1])
+  return 1
+end
+return redis.call('INCR', KEYS[1])
+"""
+
+
 class RedisRateLimiter:
     def __init__(self, redis: Redis, prefix: str = "sanctum_py:throttle:") -> None:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_ATTEMPT_SCRIPT)
+        self._hit_script = redis.register_script(_HIT_SCRIPT)
         self._fallback = MemoryRateLimiter()
         self._degraded = False
+
+    def _redis_failed(self) -> None:
+        if not self._degraded:
+            log.error("Redis unavailable: rate limits fall back to this process until it returns")
+            self._degraded = True
+
+    def _redis_answered(self) -> None:
+        if self._degraded:
+            log.warning("Redis is back: rate limits are shared again")
+            self._degraded = False
 
     async def attempt(self, key: str, max_attempts: int, decay_seconds: int) -> Attempt:
         try:
@@ -111,14 +166,31 @@ class RedisRateLimiter:
                 keys=[self._prefix + key], args=[max_attempts, decay_seconds * 1000]
             )
         except (RedisError, OSError):
-            if not self._degraded:
-                log.error("Redis unavailable: rate limits fall back to this process until it returns")
-                self._degraded = True
+            self._redis_failed()
             return self._fallback.attempt_now(key, max_attempts, decay_seconds)
-        if self._degraded:
-            log.warning("Redis is back: rate limits are shared again")
-            self._degraded = False
+        self._redis_answered()
         return Attempt(bool(allowed), int(hits), max_attempts, math.ceil(int(ms_left) / 1000))
+
+    async def blocked_for(self, key: str, max_attempts: int) -> int | None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                hits, ms_left = await pipe.get(self._prefix + key).pttl(self._prefix + key).execute()
+        except (RedisError, OSError):
+            self._redis_failed()
+            return self._fallback.blocked_for_now(key, max_attempts)
+        self._redis_answered()
+        if hits is None or int(hits) < max_attempts or int(ms_left) <= 0:
+            return None
+        return max(math.ceil(int(ms_left) / 1000), 1)
+
+    async def hit(self, key: str, decay_seconds: int) -> int:
+        try:
+            hits = await self._hit_script(keys=[self._prefix + key], args=[decay_seconds * 1000])
+        except (RedisError, OSError):
+            self._redis_failed()
+            return self._fallback.hit_now(key, decay_seconds)
+        self._redis_answered()
+        return int(hits)
 
     async def clear(self, key: str) -> None:
         await self._fallback.clear(key)
