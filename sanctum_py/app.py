@@ -9,6 +9,7 @@ from aiohttp import web
 from sanctum_py.core.container import Services
 from sanctum_py.db.setup import close_database, init_database
 from sanctum_py.http import protocol_errors
+from sanctum_py.http.docs import setup_docs
 from sanctum_py.http.keys import SERVICES
 from sanctum_py.http.middleware import service_middleware
 from sanctum_py.http.routes import setup_routes
@@ -23,6 +24,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SERVICES] = Services.build(settings)
     setup_routes(app)
+    setup_docs(app)
     app.cleanup_ctx.append(_database)
     app.on_cleanup.append(_close_services)
     return app
