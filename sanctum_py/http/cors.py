@@ -12,12 +12,19 @@ def _add_vary(response: web.StreamResponse, header: str) -> None:
         response.headers["Vary"] = ", ".join(existing)
 
 
-def _allowed_origin(request: web.Request, configured: str) -> str | None:
+def _set_allowed_origin(request: web.Request, response: web.StreamResponse, configured: str) -> bool:
+    """stack-cors 2's configureAllowedOrigin; True when Access-Control-Allow-Origin was set."""
     origins = [origin.strip() for origin in configured.split(",") if origin.strip()]
-    if "*" in origins:
-        return "*"
-    origin = request.headers.get("Origin")
-    return origin if origin in origins else None
+    if "*" in origins:  # the stock config: safe and cacheable, no Vary
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif len(origins) == 1:  # a single origin is sent whatever the request says
+        response.headers["Access-Control-Allow-Origin"] = origins[0]
+    else:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin in origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+        _add_vary(response, "Origin")
+    return "Access-Control-Allow-Origin" in response.headers
 
 
 def is_api_path(path: str) -> bool:
@@ -29,17 +36,13 @@ def preflight_response(request: web.Request, configured: str) -> web.Response | 
     """The answer to a CORS preflight (OPTIONS + Access-Control-Request-Method), else None."""
     if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
         return None
-    allowed = _allowed_origin(request, configured)
     preflight = web.Response(status=204)
-    if allowed is not None:
-        preflight.headers["Access-Control-Allow-Origin"] = allowed
+    if _set_allowed_origin(request, preflight, configured):
         preflight.headers["Access-Control-Allow-Methods"] = request.headers["Access-Control-Request-Method"].upper()
         _add_vary(preflight, "Access-Control-Request-Method")
         preflight.headers["Access-Control-Allow-Headers"] = request.headers.get("Access-Control-Request-Headers", "")
         _add_vary(preflight, "Access-Control-Request-Headers")
         preflight.headers["Access-Control-Max-Age"] = "0"
-    if allowed not in (None, "*"):
-        _add_vary(preflight, "Origin")
     _add_vary(preflight, "Access-Control-Request-Method")
     return preflight
 
@@ -48,8 +51,5 @@ def add_cors_headers(request: web.Request, response: web.StreamResponse, configu
     """What HandleCors adds to an actual (non-preflight) response."""
     if request.method == "OPTIONS":
         _add_vary(response, "Access-Control-Request-Method")
-    allowed = _allowed_origin(request, configured)
-    if allowed is not None and "Access-Control-Allow-Origin" not in response.headers:
-        response.headers["Access-Control-Allow-Origin"] = allowed
-        if allowed != "*":
-            _add_vary(response, "Origin")
+    if "Access-Control-Allow-Origin" not in response.headers:
+        _set_allowed_origin(request, response, configured)

@@ -25,6 +25,7 @@ from sanctum_py.http.validation import ValidationFailed
 log = logging.getLogger("sanctum_py.http")
 
 LARAVEL_VERBS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+HTML = "text/html; charset=UTF-8"  # Symfony's Content-Type for a Response that names none
 
 
 def render_exception(request: web.Request, error: BaseException) -> web.StreamResponse:
@@ -36,6 +37,8 @@ def render_exception(request: web.Request, error: BaseException) -> web.StreamRe
         return error_response("Too Many Attempts.", 429, headers=error.headers)
     if isinstance(error, web.HTTPMethodNotAllowed):
         allowed = [verb for verb in LARAVEL_VERBS if verb in error.allowed_methods]
+        if request.method == "OPTIONS":  # RouteCollection::getRouteForMethods answers OPTIONS itself
+            return web.Response(status=200, headers={"Allow": ",".join(allowed), "Content-Type": HTML})
         message = (
             f"The {request.method} method is not supported for this route. Supported methods: {', '.join(allowed)}."
         )

@@ -20,6 +20,7 @@ from aiohttp import web
 UNTRIMMED_FIELDS = frozenset({"password", "password_confirmation", "current_password"})
 PHP_TRIM = " \t\n\r\0\x0b"  # the characters PHP's trim() strips
 JSON_MAX_DEPTH = 512  # json_decode's default $depth
+PHP_MAX_INPUT_NESTING = 64  # php.ini's max_input_nesting_level
 
 
 async def read_input(request: web.Request) -> dict[str, Any]:
@@ -109,25 +110,68 @@ def _php_form(text: str) -> dict[str, Any]:
 
 
 def _php_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Fold `a[]=1&a[]=2` and `a[k]=v` into lists and dicts, as PHP does; the last plain key wins."""
+    """Register variables as PHP does: `a b.c` becomes `a_b_c`, `a[]=1&a[k]=2` builds arrays (lists
+    when the keys are 0..n-1), a later plain `a=3` replaces them; nesting too deep drops the variable."""
     result: dict[str, Any] = {}
+    # id(array) -> (array, the index `[]` appends at: PHP's nNextFreeElement); holding the array
+    # keeps its id from being reused by a later one.
+    next_free: dict[int, tuple[dict[Any, Any], int]] = {}
+
+    def slot(array: dict[Any, Any], part: str | None) -> Any:
+        free = next_free.get(id(array), (array, 0))[1]
+        index: Any = free if part is None else _php_key(part)
+        if isinstance(index, int):
+            next_free[id(array)] = (array, max(free, index + 1))
+        return index
+
     for key, value in pairs:
-        bracket = key.find("[")
-        if bracket <= 0 or not key.endswith("]"):
-            result[key] = value
+        path = _php_variable_path(key)
+        if path is None:
             continue
-        base, sub = key[:bracket], key[bracket + 1 : -1]
-        container = result.get(base)
-        if sub == "":
-            if not isinstance(container, list):
-                container = []
-            container.append(value)
-        else:
-            if not isinstance(container, dict):
-                container = {}
-            container[sub] = value
-        result[base] = container
-    return result
+        if len(path) > PHP_MAX_INPUT_NESTING + 1:
+            result.pop(path[0], None)
+            continue
+        array, index = result, path[0]
+        for part in path[1:]:
+            if not isinstance(array.get(index), dict):
+                array[index] = {}
+            array = array[index]
+            index = slot(array, part)
+        array[index] = value
+    return {key: _php_lists(value) for key, value in result.items()}
+
+
+def _php_variable_path(key: str) -> list[str | None] | None:
+    """`a b[x][]` -> ["a_b", "x", None]; None when PHP ignores the variable."""
+    if key.isidentifier():  # the usual case, and nothing in it PHP would change
+        return [key]
+    key = key.split("\0", 1)[0].lstrip(" ")
+    bracket = key.find("[")
+    base = (key if bracket < 0 else key[:bracket]).replace(" ", "_").replace(".", "_")
+    if not base:
+        return None
+    path: list[str | None] = [base]
+    rest = key[bracket:] if bracket >= 0 else ""
+    while rest.startswith("["):
+        close = rest.find("]")
+        if close < 0:  # an unmatched first "[" stays in the name, as "_"; a later one ends the path
+            return [base + "_" + rest[1:]] if len(path) == 1 else path
+        path.append(rest[1:close] or None)
+        rest = rest[close + 1 :]
+    return path
+
+
+def _php_key(part: str) -> str | int:
+    """Array keys that are canonical decimal integers become integers."""
+    return int(part) if re.fullmatch(r"-?[1-9][0-9]{0,17}|0", part) else part
+
+
+def _php_lists(value: Any) -> Any:
+    """PHP arrays keyed 0..n-1 are what json_decode would give as lists."""
+    if not isinstance(value, dict):
+        return value
+    items = {key: _php_lists(item) for key, item in value.items()}
+    return list(items.values()) if list(items) == list(range(len(items))) else items
 
 
 def _clean(key: str, value: Any) -> Any:
@@ -137,8 +181,15 @@ def _clean(key: str, value: Any) -> Any:
         if key not in UNTRIMMED_FIELDS:
             value = value.strip(PHP_TRIM)
         return None if value == "" else value
+    # Plain loops, not comprehensions: one stack frame per level of a 512-deep JSON body.
     if isinstance(value, list):
-        return [_clean(f"{key}.{index}", item) for index, item in enumerate(value)]
+        items = []
+        for index, item in enumerate(value):
+            items.append(_clean(f"{key}.{index}", item))
+        return items
     if isinstance(value, dict):
-        return {k: _clean(f"{key}.{k}", v) for k, v in value.items()}
+        cleaned = {}
+        for sub, item in value.items():
+            cleaned[sub] = _clean(f"{key}.{sub}", item)
+        return cleaned
     return value

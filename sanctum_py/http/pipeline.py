@@ -34,11 +34,24 @@ async def run_route(request: web.Request, handler: Handler) -> web.StreamRespons
     attempt = await _throttle(request, policy.throttle)
     try:
         response = await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        raise  # a chunked body found too large while read: ValidatePostSize's 413, which Laravel sends unthrottled
     except Exception as error:
         response = render_exception(request, error)
-    response.headers["X-RateLimit-Limit"] = str(attempt.max_attempts)
-    response.headers["X-RateLimit-Remaining"] = str(attempt.remaining)
+    # ThrottleRequests::getHeaders leaves a response alone when an inner limiter (the login throttle)
+    # already reported as few or fewer remaining attempts.
+    inner = response.headers.get("X-RateLimit-Remaining")
+    if inner is None or _php_int(inner) > attempt.remaining:
+        response.headers["X-RateLimit-Limit"] = str(attempt.max_attempts)
+        response.headers["X-RateLimit-Remaining"] = str(attempt.remaining)
     return response
+
+
+def _php_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
 
 
 async def _throttle(request: web.Request, limiter_name: str) -> Attempt:
@@ -52,12 +65,5 @@ async def _throttle(request: web.Request, limiter_name: str) -> Attempt:
     )
     attempt = await services.limiter.attempt(f"{limiter_name}:{who}", settings.api_rate_limit, API_DECAY_SECONDS)
     if not attempt.allowed:
-        raise TooManyAttempts(
-            {
-                "X-RateLimit-Limit": str(attempt.max_attempts),
-                "X-RateLimit-Remaining": "0",
-                "Retry-After": str(attempt.retry_after),
-                "X-RateLimit-Reset": str(attempt.reset_at),
-            }
-        )
+        raise TooManyAttempts(attempt.max_attempts, attempt.retry_after)
     return attempt

@@ -104,9 +104,17 @@ def _size(value: Any) -> tuple[int, str]:
 
 
 def _php_string(value: Any) -> str:
-    if isinstance(value, float):
-        return repr(value) if not value.is_integer() else str(int(value))
-    return str(value)
+    """(string) $value for what json_decode produces; floats as PHP writes them (precision 14)."""
+    if not isinstance(value, float):
+        return str(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return {"nan": "NAN", "inf": "INF", "-inf": "-INF"}[str(value)]
+    text = f"{value:.14G}"
+    if "E" in text:  # 1.0E+25, 1.5E-7: a ".0" when the mantissa has no point, no exponent padding
+        mantissa, exponent = text.split("E")
+        mantissa = mantissa if "." in mantissa else mantissa + ".0"
+        text = f"{mantissa}E{exponent[0]}{exponent[1:].lstrip('0')}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -167,7 +175,26 @@ class Confirmed(Rule):
         return f"The {display_name(attribute)} confirmation does not match."
 
 
+class Boolean(Rule):
+    """Laravel's `boolean`: true, false, 1, 0, "1", "0"."""
+
+    def message(self, attribute: str, value: Any) -> str | None:
+        accepted = value in (True, False, 1, 0, "1", "0") and not isinstance(value, float)
+        return None if accepted else f"The {display_name(attribute)} field must be true or false."
+
+
+class StringList(Rule):
+    """`array` whose items are all strings (as `abilities.*` => `string`), reported as Laravel's `array`."""
+
+    def message(self, attribute: str, value: Any) -> str | None:
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return None
+        return f"The {display_name(attribute)} must be an array of strings."
+
+
 REQUIRED = Required()
+BOOLEAN = Boolean()
+STRING_LIST = StringList()
 NULLABLE = Nullable()
 STRING = String()
 EMAIL = Email()
@@ -236,11 +263,11 @@ async def _check_field(
                 continue
         failure: str | None
         if isinstance(rule, Confirmed):
-            confirmation = data.get(f"{attribute}_confirmation")
-            same = type(confirmation) is type(value) and confirmation == value  # PHP's ===
+            same = _identical(value, data.get(f"{attribute}_confirmation"))
             failure = None if same else rule.mismatch_message(attribute)
         elif isinstance(rule, Unique):
-            taken = unique is not None and isinstance(value, str) and await unique(rule.column, value)
+            bound = _bound_value(value)
+            taken = unique is not None and bound is not None and await unique(rule.column, bound)
             failure = rule.taken_message(attribute) if taken else None
         else:
             failure = rule.message(attribute, value)
@@ -250,3 +277,43 @@ async def _check_field(
         if rule.implicit or isinstance(rule, CleanText):
             break
     return messages
+
+
+def _identical(left: Any, right: Any) -> bool:
+    """PHP's === on decoded input: same types throughout, arrays with the same keys in the same order.
+    Iterative: a 512-deep body must not exhaust the stack."""
+    pairs = [(left, right)]
+    while pairs:
+        a, b = pairs.pop()
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, list):
+            if len(a) != len(b):
+                return False
+            pairs.extend(zip(a, b, strict=True))
+        elif isinstance(a, dict):
+            if list(a) != list(b):
+                return False
+            pairs.extend((a[key], b[key]) for key in a)
+        elif a != b:
+            return False
+    return True
+
+
+def _bound_value(value: Any) -> str | None:
+    """What `unique` compares: the query builder binds the first scalar of an array (head of its
+    flattened values), PDO a scalar's string form. None (null, no scalar at all) matches no row."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, dict)):
+            stack.extend(reversed(list(item.values()) if isinstance(item, dict) else item))
+            continue
+        if item is None:
+            return None
+        if isinstance(item, bool):
+            return "1" if item else ""
+        text = item if isinstance(item, str) else _php_string(item)
+        # NUL or invalid UTF-8 is in no stored row, and would make the database reject the query
+        return None if "\0" in text or _has_surrogates(text) else text
+    return None
