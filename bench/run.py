@@ -1,0 +1,701 @@
+"""Benchmark sanctum_py against a bare aiohttp handler and raw bcrypt, in one run, as ratios.
+
+    .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--databases sqlite,postgres] [--json out.json]
+
+Every figure that has a target is a ratio to a baseline measured in the same run, on the same
+machine, right next to it: absolute req/s depend on the machine and on whatever else runs on it,
+ratios much less. See bench/README.md for what each row means.
+
+All load goes to 127.0.0.1, every load pass is bounded by wrk's -d, and every process this script
+starts is stopped (and the PostgreSQL database it created dropped) on the way out, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import http.client
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+
+REPO = Path(__file__).resolve().parent.parent
+BARE_SERVER = Path(__file__).resolve().parent / "bare_server.py"
+HOST = "127.0.0.1"  # the only address any load is ever sent to
+DATABASES = ("sqlite", "postgres")
+
+# Service settings for every run: one process, cost-10 bcrypt on 2 threads (what the raw bcrypt
+# baseline runs), and a rate limit nobody can reach, so 429s never shape the figures.
+RATE_LIMIT_OFF = "1000000000"
+BCRYPT_ROUNDS = 10
+BCRYPT_THREADS = 2
+PASSWORD = "bench-password-123"
+
+# Targets.
+ME_MIN_RATIO = 0.60  # /api/me req/s >= 60% of the bare handler's
+LOGIN_MIN_RATIO = 0.95  # login req/s >= 95% of raw bcrypt.checkpw on 2 threads
+RSS_MAX_MB = 100.0  # server VmRSS, before and after load
+P99_MAX_RATIO = 3.0  # /api/me p99 <= 3x the bare handler's p99, at P99_CONNECTIONS
+P99_CONNECTIONS = 64
+
+INSTALL_WRK = "wrk is not installed. Install it with:\n    apt-get update -qq && apt-get install -y -qq wrk"
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int  # any of these means the figure is not a clean measurement
+    socket_errors: int
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+@dataclass
+class Row:
+    """One line of the Markdown table."""
+
+    scenario: str
+    rps: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    rss_mb: float | None = None
+    ratio: float | None = None
+    ratio_of: str = ""  # what the ratio compares: "req/s", "p99", ...
+    target: str = "—"
+    met: bool | None = None
+    errors: int = 0
+
+
+@dataclass
+class DatabaseRun:
+    database: str
+    rows: list[Row] = field(default_factory=list)
+    measurements: dict[str, Any] = field(default_factory=dict)
+
+
+# --- wrk -----------------------------------------------------------------------------------------
+
+_LATENCY_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _latency_ms(output: str, percentile: int) -> float:
+    match = re.search(rf"^\s*{percentile}(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    if match is None:
+        raise ValueError(f"no {percentile}% latency in wrk output:\n{output}")
+    return float(match.group(1)) * _LATENCY_UNITS_MS[match.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """Read the figures out of `wrk --latency`'s text report."""
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
+    if rps is None or total is None:
+        raise ValueError(f"unexpected wrk output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return WrkResult(
+        requests_per_second=float(rps.group(1)),
+        p50_ms=_latency_ms(output, 50),
+        p99_ms=_latency_ms(output, 99),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in sockets.groups()) if sockets else 0,
+    )
+
+
+def run_wrk(url: str, script: Path, connections: int, duration: int) -> WrkResult:
+    # -t2: two client threads, as the brief fixes; wrk needs at least one connection per thread.
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    command += ["-s", str(script), url]
+    # wrk stops itself after -d; the timeout only guards against a wedged wrk.
+    done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    return parse_wrk(done.stdout)
+
+
+def lua_string(value: str) -> str:
+    # JSON's escaping of an ASCII string is valid Lua string syntax.
+    return json.dumps(value, ensure_ascii=True)
+
+
+def write_get_script(path: Path, token: str) -> Path:
+    """The same script loads the bare handler and /api/me, so both parse the same request."""
+    path.write_text(
+        f'wrk.method = "GET"\n'
+        f'wrk.headers["Accept"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = {lua_string("Bearer " + token)}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_login_script(path: Path, login: str) -> Path:
+    body = json.dumps({"login": login, "password": PASSWORD})
+    path.write_text(
+        f'wrk.method = "POST"\n'
+        f"wrk.body = {lua_string(body)}\n"
+        f'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Accept"] = "application/json"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+# --- processes -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def start_server(name: str, command: list[str], env: dict[str, str], port: int, log_path: Path) -> Server:
+    log_file = log_path.open("wb")
+    # Its own session: Ctrl-C in the terminal reaches only this script, which then stops the
+    # server in order, and stop_server can signal the whole group (WORKERS > 1 spawns children).
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    log_file.close()  # the child holds its own descriptor
+    return Server(name, process, port, log_path)
+
+
+def stop_server(server: Server) -> None:
+    process = server.process
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)  # the group this script created, by its id
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def running(server: Server) -> Iterator[Server]:
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+def wait_ready(server: Server, path: str, timeout: float = 30.0) -> None:
+    """Until the server answers anything at all on `path`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited ({server.process.returncode}):\n{log_tail(server.log_path)}")
+        try:
+            request(server.port, "GET", path)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{server.name} not ready after {timeout:.0f}s:\n{log_tail(server.log_path)}")
+
+
+def rss_mb(pid: int, key: str = "VmRSS") -> float:
+    """VmRSS (resident now) or VmHWM (resident peak) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024  # the kernel reports kB
+    raise RuntimeError(f"no {key} for pid {pid}")
+
+
+# --- HTTP set-up calls ---------------------------------------------------------------------------
+
+
+def request(
+    port: int, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+) -> tuple[int, bytes]:
+    headers = {"Accept": "application/json"}
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        connection.request(method, path, body=payload, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def expect(status: int, body: bytes, wanted: int, what: str) -> dict[str, Any]:
+    if status != wanted:
+        raise RuntimeError(f"{what}: HTTP {status}, wanted {wanted}: {body[:500]!r}")
+    return dict(json.loads(body))
+
+
+def register_user(port: int) -> tuple[str, str]:
+    """A fresh user; returns (login, token)."""
+    username = f"bench_{secrets.token_hex(4)}"
+    fields = {"name": "Bench", "username": username, "email": f"{username}@example.com"}
+    status, body = request(
+        port, "POST", "/api/register", {**fields, "password": PASSWORD, "password_confirmation": PASSWORD}
+    )
+    return username, str(expect(status, body, 201, "register")["access_token"])
+
+
+# --- databases -----------------------------------------------------------------------------------
+
+
+async def _postgres_execute(admin_url: str, sql: str) -> None:
+    import asyncpg  # only needed when PostgreSQL is benchmarked
+
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, workdir: Path, postgres_url: str) -> Iterator[str]:
+    """A new, empty database for one service run; a PostgreSQL one is dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite://{workdir / 'bench.sqlite'}"
+        return
+    name = f"bench_{os.getpid()}_{secrets.token_hex(3)}"  # only [a-z0-9_]: safe unquoted
+    admin_url = f"{postgres_url.rstrip('/')}/postgres"
+    asyncio.run(_postgres_execute(admin_url, f"CREATE DATABASE {name}"))
+    try:
+        yield f"{postgres_url.rstrip('/')}/{name}"
+    finally:
+        # FORCE: a connection left by a killed server must not keep the database alive.
+        asyncio.run(_postgres_execute(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def service_env(database_url: str, port: int, extra: dict[str, str]) -> dict[str, str]:
+    from sanctum_py.settings import Settings
+
+    # Drop every service setting inherited from this shell so only what is set here counts.
+    settings_names = {name.upper() for name in Settings.model_fields}
+    env = {key: value for key, value in os.environ.items() if key.upper() not in settings_names}
+    env.update(
+        APP_KEY="base64:" + base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
+        DATABASE_URL=database_url,
+        HOST=HOST,
+        PORT=str(port),
+        WORKERS="1",
+        BCRYPT_ROUNDS=str(BCRYPT_ROUNDS),
+        BCRYPT_THREADS=str(BCRYPT_THREADS),
+        API_RATE_LIMIT=RATE_LIMIT_OFF,
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+def migrate(env: dict[str, str], env_file: Path) -> None:
+    command = [sys.executable, "-m", "sanctum_py", "--env-file", str(env_file), "migrate"]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"migrate failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+# --- raw bcrypt ----------------------------------------------------------------------------------
+
+
+def raw_bcrypt_rate(duration: float, threads: int = BCRYPT_THREADS, rounds: int = BCRYPT_ROUNDS) -> float:
+    """checkpw per second on `threads` threads: the ceiling for a login endpoint doing the same."""
+    password = PASSWORD.encode("ascii")
+    hashed = bcrypt.hashpw(password, bcrypt.gensalt(rounds))
+    deadline = time.perf_counter() + duration
+
+    def worker() -> int:
+        checks = 0
+        while time.perf_counter() < deadline:
+            bcrypt.checkpw(password, hashed)  # releases the GIL: threads really run in parallel
+            checks += 1
+        return checks
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        total = sum(future.result() for future in [pool.submit(worker) for _ in range(threads)])
+    return total / (time.perf_counter() - start)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    duration: int
+    connections: int
+    login_connections: int
+    warmup: int
+    postgres_url: str
+    service_env: dict[str, str]
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def measure(label: str, url: str, script: Path, connections: int, duration: int) -> WrkResult:
+    result = run_wrk(url, script, connections, duration)
+    errors = f", {result.errors} errors" if result.errors else ""
+    progress(
+        f"  {label:<28} {result.requests_per_second:>9.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
+        f"p99 {result.p99_ms:7.2f} ms{errors}"
+    )
+    return result
+
+
+def start_service(workdir: Path, database_url: str, options: Options, kind: str) -> Server:
+    port = free_port()
+    env = service_env(database_url, port, options.service_env)
+    # A settings file of our own: the project's .env is neither read nor written by the bench.
+    env_file = workdir / f"{kind}.env"
+    migrate(env, env_file)
+    command = [sys.executable, "-m", "sanctum_py", "--env-file", str(env_file), "serve"]
+    return start_server(f"sanctum_py ({kind})", command, env, port, workdir / f"{kind}.log")
+
+
+def start_bare(workdir: Path, body: bytes) -> Server:
+    body_file = workdir / "me.json"
+    body_file.write_bytes(body)
+    port = free_port()
+    command = [sys.executable, str(BARE_SERVER), "--host", HOST, "--port", str(port), "--body-file", str(body_file)]
+    server = start_server("bare aiohttp", command, dict(os.environ), port, workdir / "bare.log")
+    wait_ready(server, "/")
+    return server
+
+
+@dataclass(frozen=True)
+class MePasses:
+    """The four /api/me passes of one database, each next to its baseline."""
+
+    connections: int
+    bare: WrkResult
+    me: WrkResult
+    bare_p99: WrkResult  # at P99_CONNECTIONS
+    me_p99: WrkResult
+
+
+def me_rows(kind: str, passes: MePasses, bare_rss: float, service_rss: float) -> list[Row]:
+    c = passes.connections
+    rps_ratio = passes.me.requests_per_second / passes.bare.requests_per_second
+    p99_ratio = passes.me_p99.p99_ms / passes.bare_p99.p99_ms
+    return [
+        _wrk_row(f"bare aiohttp c{c} (baseline, {kind})", passes.bare, bare_rss, 1.0, "req/s"),
+        _wrk_row(
+            f"/api/me {kind} c{c}",
+            passes.me,
+            service_rss,
+            rps_ratio,
+            "req/s",
+            f">= {ME_MIN_RATIO:.2f}x bare req/s",
+            rps_ratio >= ME_MIN_RATIO,
+        ),
+        _wrk_row(f"bare aiohttp c{P99_CONNECTIONS} (baseline, {kind})", passes.bare_p99, bare_rss, 1.0, "p99"),
+        _wrk_row(
+            f"/api/me {kind} c{P99_CONNECTIONS}",
+            passes.me_p99,
+            service_rss,
+            p99_ratio,
+            "p99",
+            f"p99 <= {P99_MAX_RATIO:.0f}x bare p99",
+            p99_ratio <= P99_MAX_RATIO,
+        ),
+    ]
+
+
+def _wrk_row(
+    scenario: str,
+    result: WrkResult,
+    rss: float,
+    ratio: float,
+    ratio_of: str,
+    target: str = "—",
+    met: bool | None = None,
+) -> Row:
+    # A pass with failed requests measured something else than the scenario: never a "met".
+    if result.errors and met:
+        met = False
+    return Row(
+        scenario,
+        result.requests_per_second,
+        result.p50_ms,
+        result.p99_ms,
+        rss,
+        ratio,
+        ratio_of,
+        target,
+        met,
+        result.errors,
+    )
+
+
+def run_me_passes(bare: Server, service: Server, script: Path, options: Options) -> MePasses:
+    # A short untimed pass first: connection set-up, the token cache and lazy imports out of the way.
+    run_wrk(bare.url + "/api/me", script, options.connections, options.warmup)
+    run_wrk(service.url + "/api/me", script, options.connections, options.warmup)
+    # Baseline and service passes alternate, so a burst of outside load hits both about alike.
+    c, c64, seconds = options.connections, P99_CONNECTIONS, options.duration
+    bare_c = measure(f"bare c{c}", bare.url + "/api/me", script, c, seconds)
+    me_c = measure(f"/api/me c{c}", service.url + "/api/me", script, c, seconds)
+    bare_c64 = measure(f"bare c{c64}", bare.url + "/api/me", script, c64, seconds)
+    me_c64 = measure(f"/api/me c{c64}", service.url + "/api/me", script, c64, seconds)
+    return MePasses(c, bare_c, me_c, bare_c64, me_c64)
+
+
+def run_login_passes(service: Server, script: Path, options: Options) -> tuple[float, WrkResult]:
+    """Raw bcrypt first (the service idle), then the login endpoint, for the same duration."""
+    raw = raw_bcrypt_rate(options.duration)
+    progress(f"  {'raw bcrypt 2 threads':<28} {raw:>9.1f} checks/s")
+    c = options.login_connections
+    login = measure(f"/api/login c{c}", service.url + "/api/login", script, c, options.duration)
+    return raw, login
+
+
+def prepare_user(service: Server) -> tuple[str, str, bytes]:
+    """Register a user, check /api/me and login answer; returns (login, token, /api/me body)."""
+    login, token = register_user(service.port)
+    status, me_body = request(service.port, "GET", "/api/me", token=token)
+    expect(status, me_body, 200, "/api/me")
+    status, body = request(service.port, "POST", "/api/login", {"login": login, "password": PASSWORD})
+    expect(status, body, 200, "login")
+    return login, token, me_body
+
+
+def bench_database(
+    kind: str, workdir: Path, options: Options, bare_holder: list[Server], stack: contextlib.ExitStack
+) -> DatabaseRun:
+    """Everything measured against one database, with that service the only one running."""
+    progress(f"[{kind}] preparing a fresh database and starting the service")
+    with contextlib.ExitStack() as local:  # this service stops (and its database goes) before the next
+        database_url = local.enter_context(fresh_database(kind, workdir, options.postgres_url))
+        service = local.enter_context(running(start_service(workdir, database_url, options, kind)))
+        wait_ready(service, "/api/me")
+        login, token, me_body = prepare_user(service)
+        rss_before = rss_mb(service.process.pid)
+        if not bare_holder:  # one baseline server for the whole run, answering /api/me's exact bytes
+            bare_holder.append(stack.enter_context(running(start_bare(workdir, me_body))))
+        bare = bare_holder[0]
+
+        passes = run_me_passes(bare, service, write_get_script(workdir / f"get_{kind}.lua", token), options)
+        service_rss = rss_mb(service.process.pid)
+        raw, login_result = run_login_passes(service, write_login_script(workdir / f"login_{kind}.lua", login), options)
+        rss_after = rss_mb(service.process.pid)
+        rss_peak = rss_mb(service.process.pid, "VmHWM")
+
+    run = DatabaseRun(kind)
+    run.rows += me_rows(kind, passes, rss_mb(bare.process.pid), service_rss)
+    run.rows += login_rows(kind, raw, login_result, options.login_connections, rss_after)
+    run.rows.append(rss_row(kind, rss_before, rss_after, rss_peak))
+    run.measurements = {
+        **{name: asdict(value) for name, value in vars(passes).items() if isinstance(value, WrkResult)},
+        "login": asdict(login_result),
+        "raw_bcrypt_checks_per_second": raw,
+        "rss_mb": {"before": rss_before, "after_me": service_rss, "after": rss_after, "peak": rss_peak},
+    }
+    return run
+
+
+def login_rows(kind: str, raw: float, login: WrkResult, connections: int, rss: float) -> list[Row]:
+    ratio = login.requests_per_second / raw
+    return [
+        Row(f"raw bcrypt.checkpw, 2 threads, cost {BCRYPT_ROUNDS} ({kind})", rps=raw, ratio=1.0, ratio_of="checks/s"),
+        _wrk_row(
+            f"/api/login {kind} c{connections}",
+            login,
+            rss,
+            ratio,
+            "req/s vs bcrypt",
+            f">= {LOGIN_MIN_RATIO:.2f}x raw bcrypt",
+            ratio >= LOGIN_MIN_RATIO,
+        ),
+    ]
+
+
+def rss_row(kind: str, before: float, after: float, peak: float) -> Row:
+    worst = max(before, after)
+    return Row(
+        f"server RSS {kind} (before {before:.1f} MB, after load; peak {peak:.1f} MB)",
+        rss_mb=after,
+        target=f"<= {RSS_MAX_MB:.0f} MB",
+        met=worst <= RSS_MAX_MB,
+    )
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def _number(value: float | None, fmt: str, suffix: str = "") -> str:
+    return "—" if value is None else f"{value:{fmt}}{suffix}"
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    lines = [
+        "| scenario | req/s | p50 | p99 | RSS MB | ratio vs baseline | target | met? |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for row in rows:
+        ratio = "—" if row.ratio is None else f"{row.ratio:.2f} ({row.ratio_of})"
+        met = "—" if row.met is None else ("yes" if row.met else "**NO**")
+        scenario = row.scenario + (f" ⚠ {row.errors} failed requests" if row.errors else "")
+        cells = [
+            scenario,
+            _number(row.rps, ".1f" if row.rps is not None and row.rps < 100 else ".0f"),
+            _number(row.p50_ms, ".2f", " ms"),
+            _number(row.p99_ms, ".2f", " ms"),
+            _number(row.rss_mb, ".1f"),
+            ratio,
+            row.target,
+            met,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "loadavg": Path("/proc/loadavg").read_text(encoding="ascii").split()[:3],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per load pass (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections for /api/me (default 32)")
+    parser.add_argument("--login-connections", type=int, default=4, help="wrk connections for login (default 4)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed seconds before the passes (default 1)")
+    parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
+    parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432", help="server, no db")
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra service setting, e.g. TOKEN_CACHE=off (repeatable)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    args.databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    unknown = set(args.databases) - set(DATABASES)
+    if unknown or not args.databases:
+        parser.error(f"--databases takes {', '.join(DATABASES)}; got {args.databases}")
+    if min(args.duration, args.connections, args.login_connections, args.warmup) < 1:
+        parser.error("--duration, --connections, --login-connections and --warmup must be >= 1")
+    if any("=" not in item for item in args.service_env):
+        parser.error("--service-env takes KEY=VALUE")
+    return args
+
+
+def run_all(databases: Sequence[str], options: Options) -> list[DatabaseRun]:
+    runs: list[DatabaseRun] = []
+    with contextlib.ExitStack() as stack:  # unwinds on any exit: servers stopped, temp dir removed
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sanctum_bench_")))
+        bare_holder: list[Server] = []
+        for kind in databases:
+            runs.append(bench_database(kind, workdir, options, bare_holder, stack))
+    return runs
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # SystemExit unwinds the ExitStacks: servers stopped, database dropped, temp dir removed.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print(INSTALL_WRK, file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    options = Options(
+        duration=args.duration,
+        connections=args.connections,
+        login_connections=args.login_connections,
+        warmup=args.warmup,
+        postgres_url=args.postgres_url,
+        service_env=dict(item.split("=", 1) for item in args.service_env),
+    )
+    info = machine_info()
+    progress(f"{info['cpus']} CPUs, load average {' '.join(info['loadavg'])}")
+    try:
+        runs = run_all(args.databases, options)
+    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
+        # Everything started has been stopped by now; say what went wrong without a traceback.
+        print(f"bench failed: {error}", file=sys.stderr)
+        return 1
+    rows = [row for run in runs for row in run.rows]
+    print(markdown_table(rows))
+    print(f"\nload average at start: {' '.join(info['loadavg'])}; ratios are measured in the same run.")
+    if args.json:
+        payload = {
+            "machine": info,
+            "options": asdict(options),
+            "rows": [asdict(row) for row in rows],
+            "measurements": {run.database: run.measurements for run in runs},
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    missed = any(row.met is False for row in rows)
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
