@@ -60,6 +60,43 @@ class Settings(BaseSettings):
 
     # --- rate limits -------------------------------------------------------------------------------
     api_rate_limit: int = Field(60, ge=1, description="requests per minute per user id, else per IP")
+    login_max_attempts: int = Field(5, ge=1, description="failed logins a minute per lower-cased login + IP")
+    login_max_failures_per_hour: int = Field(100, ge=1, description="failed logins an hour per account, any IP")
+
+    # --- account lifecycle (issue: refresh, reset, verify, 2FA, devices) --------------------------
+    app_name: str = Field("sanctum_py", description="issuer shown in authenticator apps")
+    token_minutes: int | None = Field(None, ge=1, description="lifetime of login tokens; empty = never (Sanctum)")
+    remember_me_minutes: int = Field(60 * 24 * 30, ge=1, description="lifetime picked by remember_me logins")
+    refresh_tokens: bool = Field(False, description="issue refresh tokens; access tokens then expire")
+    access_token_minutes: int = Field(60, ge=1, description="access-token lifetime when refresh tokens are on")
+    refresh_token_days: int = Field(7, ge=1, description="refresh-token lifetime")
+    refresh_reuse_grace_seconds: int = Field(10, ge=0, description="a rotated token may fetch its child this long")
+    refresh_throttle_seconds: int = Field(30, ge=0, description="one rotation per token family in this window")
+    password_reset_table: str = Field("password_reset_tokens", description="`password_resets` on Laravel 8/9")
+    password_reset_expire_minutes: int = Field(60, ge=1)
+    password_reset_throttle_seconds: int = Field(60, ge=0, description="one reset mail per email in this window")
+    password_reset_url: str = Field(
+        "{app_url}/reset-password/{token}?email={email}", description="link mailed for a reset"
+    )
+    reveal_unknown_emails: bool = Field(False, description="Laravel's 'We can't find a user...' on reset")
+    revoke_tokens_on_password_reset: bool = True
+    require_verified_email: bool = Field(False, description="unverified users get 409 on protected routes")
+    verification_expire_minutes: int = Field(60, ge=1)
+    two_factor_window: int = Field(1, ge=0, description="accepted TOTP steps either side of now")
+    two_factor_challenge_seconds: int = Field(300, ge=1)
+    two_factor_challenge_attempts: int = Field(5, ge=1)
+
+    # --- mail --------------------------------------------------------------------------------------
+    mail_driver: Literal["file", "smtp"] = Field("file", description="`file`: one .eml per message; `smtp`")
+    mail_file_path: str = Field("storage/mail", description="folder of the `file` driver")
+    mail_host: str = "127.0.0.1"
+    mail_port: int = Field(25, ge=1, le=65535)
+    mail_username: str | None = Field(None, description="SMTP AUTH user; empty = no AUTH")
+    mail_password: str | None = None
+    mail_encryption: Literal["none", "starttls", "tls"] = Field("none", description="`tls` = implicit TLS")
+    mail_from_address: str = "noreply@example.com"
+    mail_from_name: str = "sanctum_py"
+    mail_timeout: float = Field(10.0, gt=0, description="seconds per SMTP connect/command")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -68,7 +105,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("sanctum_expiration", "redis_url", mode="before")
+    @field_validator("sanctum_expiration", "redis_url", "token_minutes", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tortoise import connections
@@ -78,6 +79,11 @@ class Accounts:
                 if matches(user):
                     return user
         return users[0]
+
+    async def record_login(self, user: User, at: datetime) -> None:
+        """Set last_login_at without touching updated_at, which Laravel's serialisation shows."""
+        await User.filter(id=user.id).update(last_login_at=at)
+        user.last_login_at = at
 
     async def check_credentials(self, login: str, password: str) -> User | None:
         """The user if the password matches; unknown users cost one bcrypt check like everyone else."""

@@ -9,7 +9,9 @@ from redis.asyncio import Redis
 from sanctum_py.core.access_tokens import AccessTokens
 from sanctum_py.core.accounts import Accounts
 from sanctum_py.core.hashing import PasswordHasher
+from sanctum_py.core.login import LoginFlow
 from sanctum_py.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from sanctum_py.core.sessions import TokenSessions
 from sanctum_py.core.token_cache import TokenCache
 from sanctum_py.settings import Settings
 
@@ -21,35 +23,47 @@ class Services:
     accounts: Accounts
     tokens: AccessTokens
     limiter: RateLimiter
+    sessions: TokenSessions
+    login: LoginFlow
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         hasher = PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_threads)
-        cache = TokenCache(ttl=settings.token_cache_seconds if token_cache_enabled(settings) else 0)
-        limiter: RateLimiter
-        if settings.redis_url:
-            redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
-            limiter = RedisRateLimiter(redis, prefix=f"{settings.redis_prefix}throttle:")
-        else:
-            limiter = MemoryRateLimiter()
-        return cls(
-            settings=settings,
-            hasher=hasher,
-            accounts=Accounts(hasher, case_insensitive=settings.case_insensitive_identifiers),
-            tokens=AccessTokens(
-                tokenable_type=settings.tokenable_type,
-                prefix=settings.sanctum_token_prefix,
-                expiration_minutes=settings.sanctum_expiration,
-                last_used_interval=settings.last_used_write_interval,
-                cache=cache,
-            ),
-            limiter=limiter,
+        limiter = _limiter(settings)
+        accounts = Accounts(hasher, case_insensitive=settings.case_insensitive_identifiers)
+        tokens = AccessTokens(
+            tokenable_type=settings.tokenable_type,
+            prefix=settings.sanctum_token_prefix,
+            expiration_minutes=settings.sanctum_expiration,
+            last_used_interval=settings.last_used_write_interval,
+            cache=TokenCache(ttl=settings.token_cache_seconds if token_cache_enabled(settings) else 0),
         )
+        sessions = TokenSessions(
+            tokens,
+            remember_minutes=settings.remember_me_minutes,
+            token_minutes=settings.token_minutes,
+        )
+        login = LoginFlow(
+            accounts=accounts,
+            limiter=limiter,
+            sessions=sessions,
+            default_token_name=settings.token_name,
+            max_attempts=settings.login_max_attempts,
+            max_failures_per_hour=settings.login_max_failures_per_hour,
+        )
+        return cls(settings, hasher, accounts, tokens, limiter, sessions, login)
 
     async def close(self) -> None:
         await self.tokens.drain()
         await self.limiter.close()
         self.hasher.close()
+
+
+def _limiter(settings: Settings) -> RateLimiter:
+    if not settings.redis_url:
+        return MemoryRateLimiter()
+    redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    return RedisRateLimiter(redis, prefix=f"{settings.redis_prefix}throttle:")
 
 
 def token_cache_enabled(settings: Settings) -> bool:

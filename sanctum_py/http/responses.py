@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,9 +29,16 @@ class Unauthenticated(Exception):
 
 
 class TooManyAttempts(Exception):
-    def __init__(self, headers: dict[str, str]) -> None:
+    """429 with Laravel's ThrottleRequestsException headers."""
+
+    def __init__(self, max_attempts: int, retry_after: int) -> None:
         super().__init__("Too Many Attempts.")
-        self.headers = headers
+        self.headers = {
+            "X-RateLimit-Limit": str(max_attempts),
+            "X-RateLimit-Remaining": "0",
+            "Retry-After": str(retry_after),
+            "X-RateLimit-Reset": str(int(time.time()) + retry_after),
+        }
 
 
 class ServiceUnavailable(Exception):

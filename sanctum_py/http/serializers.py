@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sanctum_py.core.login import Session
 from sanctum_py.db.models import User
 
 
@@ -38,3 +39,12 @@ def stored_user(user: User) -> dict[str, Any]:
         "created_at": laravel_timestamp(user.created_at),
         "updated_at": laravel_timestamp(user.updated_at),
     }
+
+
+def session_body(session: Session, user_data: dict[str, Any]) -> dict[str, Any]:
+    """Seed 004's token body; refresh_token and expires_in only exist when refresh tokens are on."""
+    body: dict[str, Any] = {"data": user_data, "access_token": session.access_token, "token_type": "Bearer"}
+    if session.refresh_token is not None:
+        body["refresh_token"] = session.refresh_token
+        body["expires_in"] = session.expires_in
+    return body

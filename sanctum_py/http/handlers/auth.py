@@ -8,17 +8,21 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from sanctum_py.core.accounts import IdentifierTaken, Registration
+from sanctum_py.core.login import AccountInactive, Challenge, InvalidCredentials, LoginAttempt, LoginThrottled
 from sanctum_py.http import phpjson
+from sanctum_py.http.client_ip import client_ip
 from sanctum_py.http.input import read_input
 from sanctum_py.http.keys import SERVICES, current
-from sanctum_py.http.responses import JSON, json_response
-from sanctum_py.http.serializers import registered_user, stored_user
+from sanctum_py.http.responses import JSON, TooManyAttempts, json_response
+from sanctum_py.http.serializers import registered_user, session_body, stored_user
 from sanctum_py.http.validation import (
+    BOOLEAN,
     CONFIRMED,
     EMAIL,
     NULLABLE,
     REQUIRED,
     STRING,
+    STRING_LIST,
     Max,
     Min,
     Rules,
@@ -41,6 +45,16 @@ class RegisterInput(BaseModel):
 class LoginInput(BaseModel):
     login: Annotated[str, Rules(REQUIRED, STRING)]
     password: Annotated[str, Rules(REQUIRED, STRING)]
+    # Beyond seed 004 (absent, the body is exactly Laravel's): seed 003's remember-me, and the
+    # device name and abilities Sanctum's createToken takes.
+    remember_me: Annotated[bool | int | str | None, Rules(NULLABLE, BOOLEAN)] = None
+    rememberMe: Annotated[bool | int | str | None, Rules(NULLABLE, BOOLEAN)] = None
+    device_name: Annotated[str | None, Rules(NULLABLE, STRING, Max(255))] = None
+    abilities: Annotated[list[str] | None, Rules(NULLABLE, STRING_LIST)] = None
+
+    @property
+    def remember(self) -> bool:
+        return any(flag in (True, 1, "1") for flag in (self.remember_me, self.rememberMe))
 
 
 async def register(request: web.Request) -> web.Response:
@@ -60,12 +74,25 @@ async def register(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await validate_input(LoginInput, await read_input(request))
-    user = await services.accounts.check_credentials(data.login, data.password)
-    if user is None:
-        raise ValidationFailed({"login": ["Invalid credentials."]})
-    token = await services.tokens.issue(user, services.settings.token_name)
-    body = {"data": stored_user(user), "access_token": token.plain_text, "token_type": "Bearer"}
-    return json_response(body, headers=TOKEN_HEADERS)
+    attempt = LoginAttempt(
+        login=data.login,
+        password=data.password,
+        ip=client_ip(request, tuple(services.settings.trusted_proxies)),
+        remember=data.remember,
+        device_name=data.device_name,
+        abilities=data.abilities,
+    )
+    try:
+        outcome = await services.login.login(attempt)
+    except InvalidCredentials:
+        raise ValidationFailed({"login": ["Invalid credentials."]}) from None
+    except AccountInactive:
+        raise ValidationFailed({"login": ["This account has been deactivated."]}) from None
+    except LoginThrottled as throttled:
+        raise TooManyAttempts(throttled.max_attempts, throttled.retry_after) from None
+    if isinstance(outcome, Challenge):
+        return json_response({"two_factor": True, "challenge_token": outcome.challenge_token}, headers=TOKEN_HEADERS)
+    return json_response(session_body(outcome, stored_user(outcome.user)), headers=TOKEN_HEADERS)
 
 
 async def logout(request: web.Request) -> web.Response:
