@@ -105,7 +105,7 @@ class AccessTokens:
         if self._expired(expires_at):
             return None
         user = await User.get_or_none(id=row.tokenable_id)
-        if user is None:
+        if user is None or not user.is_active:  # a deactivated account's tokens stop working
             return None
         return VerifiedToken(
             token_id=row.id,

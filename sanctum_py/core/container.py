@@ -8,11 +8,13 @@ from redis.asyncio import Redis
 
 from sanctum_py.core.access_tokens import AccessTokens
 from sanctum_py.core.accounts import Accounts
+from sanctum_py.core.encrypter import Encrypter
 from sanctum_py.core.hashing import PasswordHasher
 from sanctum_py.core.login import LoginFlow
 from sanctum_py.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sanctum_py.core.sessions import TokenSessions
 from sanctum_py.core.token_cache import TokenCache
+from sanctum_py.mail import Mailer, build_mailer
 from sanctum_py.settings import Settings
 
 
@@ -25,6 +27,8 @@ class Services:
     limiter: RateLimiter
     sessions: TokenSessions
     login: LoginFlow
+    encrypter: Encrypter
+    mailer: Mailer
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -51,7 +55,8 @@ class Services:
             max_attempts=settings.login_max_attempts,
             max_failures_per_hour=settings.login_max_failures_per_hour,
         )
-        return cls(settings, hasher, accounts, tokens, limiter, sessions, login)
+        encrypter = Encrypter(settings.app_key_bytes)
+        return cls(settings, hasher, accounts, tokens, limiter, sessions, login, encrypter, build_mailer(settings))
 
     async def close(self) -> None:
         await self.tokens.drain()

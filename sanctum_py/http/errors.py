@@ -14,6 +14,7 @@ from aiohttp import web
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from sanctum_py.http.responses import (
+    HttpError,
     ServiceUnavailable,
     TooManyAttempts,
     Unauthenticated,
@@ -33,6 +34,8 @@ def render_exception(request: web.Request, error: BaseException) -> web.StreamRe
         return json_response({"message": error.message, "errors": error.errors}, status=422)
     if isinstance(error, Unauthenticated):
         return json_response({"message": "Unauthenticated."}, status=401)
+    if isinstance(error, HttpError):
+        return error_response(error.message, error.status)
     if isinstance(error, TooManyAttempts):
         return error_response("Too Many Attempts.", 429, headers=error.headers)
     if isinstance(error, web.HTTPMethodNotAllowed):

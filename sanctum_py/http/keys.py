@@ -19,6 +19,10 @@ class RoutePolicy:
 
     authenticated: bool = False
     throttle: str | None = "api"
+    # Sanctum's `abilities:` middleware: the token must carry every one of these (or "*").
+    abilities: tuple[str, ...] = ()
+    # Reachable by users whose email is unverified even when REQUIRE_VERIFIED_EMAIL is on.
+    allow_unverified: bool = False
 
 
 SERVICES = web.AppKey("services", Services)

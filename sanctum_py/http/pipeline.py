@@ -13,8 +13,8 @@ from sanctum_py.core.ratelimit import Attempt
 from sanctum_py.core.tokens import bearer_token
 from sanctum_py.http.client_ip import client_ip
 from sanctum_py.http.errors import render_exception
-from sanctum_py.http.keys import AUTH, POLICIES, SERVICES, Handler
-from sanctum_py.http.responses import TooManyAttempts, Unauthenticated
+from sanctum_py.http.keys import AUTH, POLICIES, SERVICES, Handler, RoutePolicy
+from sanctum_py.http.responses import Conflict, Forbidden, TooManyAttempts, Unauthenticated
 
 API_DECAY_SECONDS = 60
 
@@ -30,9 +30,11 @@ async def run_route(request: web.Request, handler: Handler) -> web.StreamRespons
             raise Unauthenticated
         request[AUTH] = verified
     if policy.throttle is None:
+        _authorize(request, policy)
         return await handler(request)
     attempt = await _throttle(request, policy.throttle)
     try:
+        _authorize(request, policy)  # route middleware after the throttle, as in Laravel
         response = await handler(request)
     except web.HTTPRequestEntityTooLarge:
         raise  # a chunked body found too large while read: ValidatePostSize's 413, which Laravel sends unthrottled
@@ -45,6 +47,18 @@ async def run_route(request: web.Request, handler: Handler) -> web.StreamRespons
         response.headers["X-RateLimit-Limit"] = str(attempt.max_attempts)
         response.headers["X-RateLimit-Remaining"] = str(attempt.remaining)
     return response
+
+
+def _authorize(request: web.Request, policy: RoutePolicy) -> None:
+    verified = request.get(AUTH)
+    if verified is None:
+        return
+    granted = verified.abilities
+    if policy.abilities and "*" not in granted and not all(a in granted for a in policy.abilities):
+        raise Forbidden("Invalid ability provided.")
+    settings = request.app[SERVICES].settings
+    if settings.require_verified_email and not policy.allow_unverified and verified.user.email_verified_at is None:
+        raise Conflict("Your email address is not verified.")
 
 
 def _php_int(text: str) -> int:

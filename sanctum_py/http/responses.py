@@ -41,5 +41,27 @@ class TooManyAttempts(Exception):
         }
 
 
+class HttpError(Exception):
+    """An abort(status, message): rendered pretty-printed, as Laravel's handler renders HttpExceptions."""
+
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Forbidden(HttpError):
+    status = 403
+
+
+class NotFound(HttpError):
+    status = 404
+
+
+class Conflict(HttpError):
+    status = 409
+
+
 class ServiceUnavailable(Exception):
     """A dependency (the database) is down: 503 with Retry-After, never a traceback."""
