@@ -47,6 +47,7 @@ class AccessTokens:
         self.cache = cache or TokenCache(ttl=0)
         self._last_used_written: dict[int, float] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._loading: dict[tuple[int | None, str, int], asyncio.Future[VerifiedToken | None]] = {}
 
     async def issue(
         self,
@@ -82,15 +83,47 @@ class AccessTokens:
             if self._expired(cached.expires_at):
                 self.cache.forget_token(cached.token_id)
                 return None
+            if self.cache.is_aging(cached):
+                # Reload before the entry lapses, so a busy token never makes every in-flight request
+                # miss at once; the answer stays the cached one until the reload lands.
+                self._start_load(parsed.token_id, parsed.secret, token_hash)
             self._touch(cached)
             return cached
-        generation = self.cache.generation
-        verified = await self._load(parsed.token_id, parsed.secret, token_hash)
+        verified = await asyncio.shield(self._start_load(parsed.token_id, parsed.secret, token_hash))
         if verified is None:
             return None
-        self.cache.put(verified, loaded_at_generation=generation)
         self._touch(verified)
         return verified
+
+    def _start_load(self, token_id: int | None, secret: str, token_hash: str) -> asyncio.Future[VerifiedToken | None]:
+        """One database lookup per token at a time: concurrent misses share it (no stampede).
+
+        Only while the cache is on, i.e. while every revocation passes through this process: a
+        lookup is shared only by requests that arrived before any revocation since it started
+        (the generation is part of the key). With the cache off, other processes may revoke at any
+        moment, so every request reads the database itself."""
+        generation = self.cache.generation
+        if not self.cache.enabled:
+            return asyncio.ensure_future(self._load(token_id, secret, token_hash))
+        key = (token_id, token_hash, generation)
+        running = self._loading.get(key)
+        if running is not None:
+            return running
+
+        async def load() -> VerifiedToken | None:
+            try:
+                verified = await self._load(token_id, secret, token_hash)
+                if verified is not None:
+                    self.cache.put(verified, loaded_at_generation=generation)
+                return verified
+            finally:
+                self._loading.pop(key, None)
+
+        task = asyncio.ensure_future(load())
+        self._loading[key] = task
+        # A background refresh nobody awaits must not log "exception never retrieved".
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return task
 
     async def _load(self, token_id: int | None, secret: str, token_hash: str) -> VerifiedToken | None:
         if token_id is None:

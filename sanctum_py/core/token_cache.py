@@ -53,6 +53,10 @@ class TokenCache:
             return None
         return entry
 
+    def is_aging(self, entry: VerifiedToken) -> bool:
+        """Past three quarters of its life: time to reload it in the background."""
+        return time.monotonic() - entry.cached_at > self.ttl * 0.75
+
     def put(self, entry: VerifiedToken, loaded_at_generation: int) -> None:
         if not self.enabled or loaded_at_generation != self.generation:
             return
