@@ -43,6 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     prune = commands.add_parser("prune-expired", help="delete expired tokens (sanctum:prune-expired)")
     prune.add_argument("--hours", type=int, default=24, help="keep tokens expired less than this long ago")
 
+    create = commands.add_parser("create-user", help="create a user, with any role (register cannot choose one)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--surname")
+    create.add_argument("--username", required=True)
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", choices=("admin", "staff", "user"), default="user")
+    create.add_argument("--password", help="default: read from the SANCTUM_PASSWORD variable or prompted")
+
     args = parser.parse_args(argv)
     if args.command == "key:generate":
         return _key_generate(Path(args.env_file), show=args.show)
@@ -62,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _migrate(settings)
     if args.command == "prune-expired":
         return _prune(settings, args.hours)
+    if args.command == "create-user":
+        return _create_user(settings, args)
     return _serve(settings)
 
 
@@ -101,6 +111,50 @@ def _prune(settings: Settings, hours: int) -> int:
         print("Expiration value not specified in configuration file.")
     print(f"Tokens expired for more than {hours} hours pruned successfully ({deleted} deleted).")
     return 0
+
+
+def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a user through the same validation as /api/register, plus a role."""
+    import getpass
+
+    from sanctum_py.core.accounts import IdentifierTaken, Registration
+    from sanctum_py.core.container import Services
+    from sanctum_py.db.setup import close_database, init_database
+    from sanctum_py.http.handlers.auth import RegisterInput
+    from sanctum_py.http.validation import ValidationFailed, validate_input
+
+    password = args.password or os.environ.get("SANCTUM_PASSWORD") or getpass.getpass("Password: ")
+    fields = {
+        "name": args.name,
+        "surname": args.surname,
+        "username": args.username,
+        "email": args.email,
+        "password": password,
+        "password_confirmation": password,
+    }
+
+    async def run() -> int:
+        services = Services.build(settings)
+        await init_database(settings.database_url)
+        try:
+            data = await validate_input(RegisterInput, fields, services.accounts.is_taken)
+            registration = Registration(data.name, data.surname, data.username, data.email, data.password)
+            user = await services.accounts.register(registration, role=args.role)
+        except ValidationFailed as failed:
+            for messages in failed.errors.values():
+                for message in messages:
+                    print(message, file=sys.stderr)
+            return 1
+        except IdentifierTaken as taken:
+            print(f"Already taken: {', '.join(taken.columns)}", file=sys.stderr)
+            return 1
+        finally:
+            await close_database()
+            await services.close()
+        print(f"Created user {user.id} ({user.username}) with role {user.role}.")
+        return 0
+
+    return asyncio.run(run())
 
 
 def _serve(settings: Settings) -> int:

@@ -81,7 +81,8 @@ def _is_docs(path: str) -> bool:
 
 def _router_api_routes(app: web.Application) -> set[tuple[str, str]]:
     routes = {(route.method, route.resource.canonical) for route in app.router.routes() if route.resource is not None}
-    return {(method, path) for method, path in routes if path.startswith("/api/") and not _is_docs(path)}
+    served = ("/api/", "/sanctum/")
+    return {(method, path) for method, path in routes if path.startswith(served) and not _is_docs(path)}
 
 
 def _documented_operations() -> set[tuple[str, str]]:

@@ -189,6 +189,30 @@ class AccessTokens:
         await PersonalAccessToken.filter(tokenable_type=self.tokenable_type, tokenable_id=user_id).delete()
         self.cache.forget_user(user_id)
 
+    async def revoke_all_except(self, user_id: int, keep_token_id: int) -> int:
+        deleted = (
+            await PersonalAccessToken.filter(tokenable_type=self.tokenable_type, tokenable_id=user_id)
+            .exclude(id=keep_token_id)
+            .delete()
+        )
+        self.cache.forget_user(user_id)
+        return deleted
+
+    async def list_for(self, user_id: int) -> list[PersonalAccessToken]:
+        return (
+            await PersonalAccessToken.filter(tokenable_type=self.tokenable_type, tokenable_id=user_id)
+            .order_by("id")
+            .all()
+        )
+
+    async def revoke_owned(self, user_id: int, token_id: int) -> bool:
+        """Revoke one of the user's own tokens; False when it is not theirs (or does not exist)."""
+        deleted = await PersonalAccessToken.filter(
+            id=token_id, tokenable_type=self.tokenable_type, tokenable_id=user_id
+        ).delete()
+        self.cache.forget_token(token_id)
+        return deleted > 0
+
     async def drain(self) -> None:
         """Wait for pending last_used_at writes (at shutdown)."""
         if self._background:

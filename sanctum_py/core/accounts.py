@@ -14,6 +14,7 @@ from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import User
 
 IDENTIFIER_COLUMNS = ("username", "email")
+ROLES = ("admin", "staff", "user")
 
 
 class IdentifierTaken(Exception):
@@ -44,7 +45,7 @@ class Accounts:
         rows = await self._select(f"{{col:{column}}} = {{p}}", [value])
         return bool(rows)
 
-    async def register(self, registration: Registration) -> User:
+    async def register(self, registration: Registration, role: str = "user") -> User:
         password_hash = await self.hasher.hash(registration.password)
         now = utc_now()
         try:
@@ -54,6 +55,7 @@ class Accounts:
                 username=registration.username,
                 email=registration.email,
                 password=password_hash,
+                role=role,
                 created_at=now,
                 updated_at=now,
             )
@@ -79,6 +81,29 @@ class Accounts:
                 if matches(user):
                     return user
         return users[0]
+
+    async def update_account(self, user_id: int, *, role: str | None, is_active: bool | None) -> User | None:
+        """An administrator's change of role or active flag. The caller must drop cached tokens."""
+        user = await User.get_or_none(id=user_id)
+        if user is None:
+            return None
+        changes: dict[str, object] = {}
+        if role is not None:
+            changes["role"] = role
+        if is_active is not None:
+            changes["is_active"] = is_active
+        if changes:
+            changes["updated_at"] = utc_now()
+            await User.filter(id=user_id).update(**changes)
+            for name, value in changes.items():
+                setattr(user, name, value)
+        return user
+
+    async def find_by_email(self, email: str) -> User | None:
+        """The user whose email is `email` (password reset); an exact match wins over a case-folded one."""
+        rows = await self._select("{col:email} = {p}", [email])
+        users = [User._init_from_db(**row) for row in rows]
+        return next((u for u in users if u.email == email), users[0] if users else None)
 
     async def record_login(self, user: User, at: datetime) -> None:
         """Set last_login_at without touching updated_at, which Laravel's serialisation shows."""

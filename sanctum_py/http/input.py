@@ -193,3 +193,8 @@ def _clean(key: str, value: Any) -> Any:
             cleaned[sub] = _clean(f"{key}.{sub}", item)
         return cleaned
     return value
+
+
+def path_id(raw: str) -> int | None:
+    """A route's `{id}` as a row id, or None when no row can have it (PHP would find nothing either)."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None

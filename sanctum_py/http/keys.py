@@ -21,6 +21,8 @@ class RoutePolicy:
     throttle: str | None = "api"
     # Sanctum's `abilities:` middleware: the token must carry every one of these (or "*").
     abilities: tuple[str, ...] = ()
+    # Only users with one of these roles pass (403 "This action is unauthorized." otherwise).
+    roles: tuple[str, ...] = ()
     # Reachable by users whose email is unverified even when REQUIRE_VERIFIED_EMAIL is on.
     allow_unverified: bool = False
 

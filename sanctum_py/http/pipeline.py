@@ -56,6 +56,8 @@ def _authorize(request: web.Request, policy: RoutePolicy) -> None:
     granted = verified.abilities
     if policy.abilities and "*" not in granted and not all(a in granted for a in policy.abilities):
         raise Forbidden("Invalid ability provided.")
+    if policy.roles and verified.user.role not in policy.roles:
+        raise Forbidden("This action is unauthorized.")
     settings = request.app[SERVICES].settings
     if settings.require_verified_email and not policy.allow_unverified and verified.user.email_verified_at is None:
         raise Conflict("Your email address is not verified.")

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from sanctum_py.http.handlers import auth
+from sanctum_py.http.handlers import admin, auth, devices
+from sanctum_py.http.handlers import two_factor as two_factor_routes
 from sanctum_py.http.keys import POLICIES, Handler, RoutePolicy
 
 
@@ -20,12 +21,28 @@ class Route:
 
 PUBLIC = RoutePolicy(authenticated=False)
 SIGNED_IN = RoutePolicy(authenticated=True)
+READ_TOKENS = RoutePolicy(authenticated=True, abilities=("tokens:read",))
+DELETE_TOKENS = RoutePolicy(authenticated=True, abilities=("tokens:delete",))
+ADMIN = RoutePolicy(authenticated=True, roles=("admin",))
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/register", auth.register, PUBLIC),
     Route("POST", "/api/login", auth.login, PUBLIC),
     Route("POST", "/api/logout", auth.logout, SIGNED_IN),
     Route("GET", "/api/me", auth.me, SIGNED_IN),
+    Route("POST", "/api/two-factor-challenge", two_factor_routes.challenge, PUBLIC),
+    Route("POST", "/api/user/two-factor-authentication", two_factor_routes.enable, SIGNED_IN),
+    Route("POST", "/api/user/confirmed-two-factor-authentication", two_factor_routes.confirm, SIGNED_IN),
+    Route("DELETE", "/api/user/two-factor-authentication", two_factor_routes.disable, SIGNED_IN),
+    Route("GET", "/api/user/two-factor-qr-code", two_factor_routes.qr_code, SIGNED_IN),
+    Route("GET", "/api/user/two-factor-secret-key", two_factor_routes.secret_key, SIGNED_IN),
+    Route("GET", "/api/user/two-factor-recovery-codes", two_factor_routes.recovery_codes, SIGNED_IN),
+    Route("POST", "/api/user/two-factor-recovery-codes", two_factor_routes.regenerate_recovery_codes, SIGNED_IN),
+    Route("POST", "/sanctum/token", devices.device_token, PUBLIC),
+    Route("GET", "/api/tokens", devices.list_tokens, READ_TOKENS),
+    Route("DELETE", "/api/tokens/{id}", devices.revoke_token, DELETE_TOKENS),
+    Route("POST", "/api/logout-all", devices.logout_all, DELETE_TOKENS),
+    Route("PATCH", "/api/users/{id}", admin.update_user, ADMIN),
 )
 
 

@@ -19,6 +19,7 @@ Any mismatch raises AssertionError naming the request, the status and what is wr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -170,9 +171,21 @@ def check_response(response: WireResponse) -> None:
 
 def route_path(raw: str) -> str:
     """The documented path a request reached: no query, percent-decoded, one trailing slash dropped
-    (Laravel's router, and ours, treat `/api/me/` as `/api/me`)."""
+    (Laravel's router, and ours, treat `/api/me/` as `/api/me`), and a concrete `/api/tokens/5`
+    mapped onto its template `/api/tokens/{id}`."""
     path = unquote(urlsplit(str(raw)).path)
-    return path[:-1] if len(path) > 1 and path.endswith("/") else path
+    path = path[:-1] if len(path) > 1 and path.endswith("/") else path
+    for template, pattern in _templates():
+        if pattern.fullmatch(path):
+            return template
+    return path
+
+
+@cache
+def _templates() -> list[tuple[str, re.Pattern[str]]]:
+    """Documented paths with `{parameters}`, as patterns (a parameter is one path segment)."""
+    templated = [path for path in resolved_spec()["paths"] if "{" in path]
+    return [(path, re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))) for path in templated]
 
 
 def _expected_response(spec: Contract, response: WireResponse) -> ExpectedResponse:
@@ -246,10 +259,13 @@ def _check_body(response: WireResponse, expected: ExpectedResponse) -> None:
     if response.method.upper() == "HEAD":  # same headers as GET, never a body (RFC 9110 §9.3.2)
         _require(response, response.body == b"", "a HEAD response must not carry a body")
         return
-    try:
-        body = json.loads(response.body)
-    except ValueError:
-        _fail(response, f"the body is not JSON ({expected.source})")
+    if expected.media_type == "text/plain":
+        body: Any = response.body.decode("utf-8")
+    else:
+        try:
+            body = json.loads(response.body)
+        except ValueError:
+            _fail(response, f"the body is not JSON ({expected.source})")
     assert expected.body is not None  # a documented media type always has a schema here
     error = best_match(expected.body.iter_errors(body))
     if error is not None:

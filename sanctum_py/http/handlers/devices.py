@@ -1,0 +1,99 @@
+"""Tokens as devices: Sanctum's mobile idiom (`POST /sanctum/token`), and a user's view of their tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from sanctum_py.core.login import AccountInactive, Challenge, InvalidCredentials, LoginAttempt, LoginThrottled
+from sanctum_py.db.models import PersonalAccessToken
+from sanctum_py.http.client_ip import client_ip
+from sanctum_py.http.input import path_id, read_input
+from sanctum_py.http.keys import SERVICES, current
+from sanctum_py.http.responses import NotFound, TooManyAttempts, json_response
+from sanctum_py.http.serializers import laravel_timestamp
+from sanctum_py.http.validation import (
+    BOOLEAN,
+    EMAIL,
+    NULLABLE,
+    REQUIRED,
+    STRING,
+    Max,
+    Rules,
+    ValidationFailed,
+    validate_input,
+)
+
+
+class DeviceTokenInput(BaseModel):
+    email: Annotated[str, Rules(REQUIRED, EMAIL)]
+    password: Annotated[str, Rules(REQUIRED)]
+    device_name: Annotated[str, Rules(REQUIRED, STRING, Max(255))]
+
+
+class LogoutAllInput(BaseModel):
+    except_current: Annotated[bool | int | str | None, Rules(NULLABLE, BOOLEAN)] = None
+
+
+async def device_token(request: web.Request) -> web.Response:
+    """The Laravel docs' mobile login: the bare plain-text token, or 422 on `email`."""
+    services = request.app[SERVICES]
+    data = await validate_input(DeviceTokenInput, await read_input(request))
+    attempt = LoginAttempt(
+        login=data.email,
+        password=data.password,
+        ip=client_ip(request, tuple(services.settings.trusted_proxies)),
+        device_name=data.device_name,
+    )
+    try:
+        outcome = await services.login.login(attempt)
+    except (InvalidCredentials, AccountInactive):
+        raise ValidationFailed({"email": ["The provided credentials are incorrect."]}) from None
+    except LoginThrottled as throttled:
+        raise TooManyAttempts(throttled.max_attempts, throttled.retry_after) from None
+    if isinstance(outcome, Challenge):  # a bare token must not bypass the second factor
+        raise ValidationFailed({"email": ["Two-factor authentication is required: sign in through /api/login."]})
+    return web.Response(
+        text=outcome.access_token, content_type="text/plain", charset="utf-8", headers={"Cache-Control": "no-store"}
+    )
+
+
+def _token_view(token: PersonalAccessToken, current_id: int) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "abilities": token.ability_list(),
+        "last_used_at": laravel_timestamp(token.last_used_at),
+        "created_at": laravel_timestamp(token.created_at),
+        "expires_at": laravel_timestamp(token.expires_at),
+        "current": token.id == current_id,
+    }
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    verified = current(request)
+    tokens = await request.app[SERVICES].tokens.list_for(verified.user.id)
+    return json_response({"data": [_token_view(token, verified.token_id) for token in tokens]})
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    verified = current(request)
+    raw_id = request.match_info["id"]
+    token_id = path_id(raw_id)
+    if token_id is None or not await request.app[SERVICES].tokens.revoke_owned(verified.user.id, token_id):
+        # What findOrFail on $user->tokens() answers for a missing or foreign token.
+        raise NotFound(f"No query results for model [Laravel\\Sanctum\\PersonalAccessToken] {raw_id}")
+    return json_response({"message": "Token revoked."})
+
+
+async def logout_all(request: web.Request) -> web.Response:
+    verified = current(request)
+    data = await validate_input(LogoutAllInput, await read_input(request))
+    tokens = request.app[SERVICES].tokens
+    if data.except_current in (True, 1, "1"):
+        await tokens.revoke_all_except(verified.user.id, verified.token_id)
+    else:
+        await tokens.revoke_all_for(verified.user.id)
+    return json_response({"message": "Logged out from all devices."})
