@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiohttp import web
 
 
@@ -12,9 +14,15 @@ def _add_vary(response: web.StreamResponse, header: str) -> None:
         response.headers["Vary"] = ", ".join(existing)
 
 
+@lru_cache(maxsize=8)
+def _origins(configured: str) -> tuple[str, ...]:
+    """CORS_ALLOWED_ORIGINS split once, not on every request."""
+    return tuple(origin.strip() for origin in configured.split(",") if origin.strip())
+
+
 def _set_allowed_origin(request: web.Request, response: web.StreamResponse, configured: str) -> bool:
     """stack-cors 2's configureAllowedOrigin; True when Access-Control-Allow-Origin was set."""
-    origins = [origin.strip() for origin in configured.split(",") if origin.strip()]
+    origins = _origins(configured)
     if "*" in origins:  # the stock config: safe and cacheable, no Vary
         response.headers["Access-Control-Allow-Origin"] = "*"
     elif len(origins) == 1:  # a single origin is sent whatever the request says
