@@ -1,0 +1,305 @@
+"""Refresh tokens: rotation, reuse detection, a grace window for lost responses, a per-family throttle.
+
+A login (with REFRESH_TOKENS on) starts a *family*: one row in `refresh_tokens` per link of the rotation
+chain, each single-use. Presenting the live link returns a new pair (access token + child refresh token)
+and kills the old access token. The plain text is `<id>|<secret>`; a row keeps only sha256(secret).
+
+Single use without locks, the same on SQLite, PostgreSQL and MariaDB: the winner is the request whose
+conditional `UPDATE ... SET used_at WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL` changed one
+row; every other request for that token sees it used. What a used token gets depends on when:
+
+- within REFRESH_REUSE_GRACE_SECONDS of its use, while its child is still unused: the *same* child pair
+  (the winner leaves it in `handoff`, encrypted with APP_KEY). So two concurrent refreshes, or a client
+  retrying after a lost response, yield exactly one new pair.
+- later (or when the child has been used or revoked since): reuse, the signature of a stolen token. The
+  whole family is revoked, with every access token it issued, and the answer is 401.
+
+The `handoff` is useful only inside the grace window and is cleared once it has passed: by a timer in the
+process that wrote it, on the next rotation of the family, and on any later presentation. With a grace of
+0 no handoff is ever written, and any second presentation counts as reuse (strict mode).
+
+Lifetimes: access tokens ACCESS_TOKEN_MINUTES; refresh tokens REFRESH_TOKEN_DAYS, or REMEMBER_ME_MINUTES
+for a remember-me login, renewed with each rotation (an active client stays signed in; an idle one is
+signed out when its last refresh token expires). The token name and abilities of the login travel down
+the chain, so a refresh never widens what the session may do even after its access token was pruned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken
+from sanctum_py.core.encrypter import DecryptException, Encrypter
+from sanctum_py.core.login import Session
+from sanctum_py.core.ratelimit import RateLimiter
+from sanctum_py.core.tokens import generate_secret, hash_secret, hashes_match, parse_token
+from sanctum_py.db.fields import utc_now
+from sanctum_py.db.models import PersonalAccessToken, RefreshToken, User, decode_abilities
+
+log = logging.getLogger("sanctum_py.refresh")
+
+HANDOFF_WAIT_SECONDS = 2.0  # how long a loser waits for the winner's pair
+HANDOFF_POLL_SECONDS = 0.05
+
+
+class InvalidRefreshToken(Exception):
+    """Unknown, malformed, expired, revoked or reused: the client must sign in again (401)."""
+
+
+class RefreshThrottled(Exception):
+    def __init__(self, retry_after: int, max_attempts: int = 1) -> None:
+        super().__init__("Too Many Attempts.")
+        self.retry_after = retry_after
+        self.max_attempts = max_attempts
+
+
+@dataclass
+class RefreshTokens:
+    tokens: AccessTokens
+    limiter: RateLimiter
+    encrypter: Encrypter
+    access_minutes: int = 60
+    refresh_days: int = 7
+    remember_minutes: int = 60 * 24 * 30
+    grace_seconds: int = 10
+    throttle_seconds: int = 30
+    default_token_name: str = "auth_token"
+
+    def __post_init__(self) -> None:
+        self._timers: set[asyncio.Task[None]] = set()
+
+    # --- issuing (RefreshIssuer, called by TokenSessions at login/register) ------------------------------
+
+    async def issue(self, user: User, access: NewAccessToken, *, remember: bool) -> str:
+        lifetime = timedelta(minutes=self.remember_minutes) if remember else timedelta(days=self.refresh_days)
+        return await self._create(
+            user_id=user.id,
+            family=secrets.token_hex(16),
+            parent_id=None,
+            access=access,
+            lifetime=lifetime,
+        )
+
+    async def _create(
+        self, *, user_id: int, family: str, parent_id: int | None, access: NewAccessToken, lifetime: timedelta
+    ) -> str:
+        secret = generate_secret(self.tokens.prefix)
+        now = utc_now()
+        row = await RefreshToken.create(
+            user_id=user_id,
+            family=family,
+            parent_id=parent_id,
+            access_token_id=access.token.id,
+            name=access.token.name,
+            abilities=access.token.abilities,
+            token=hash_secret(secret),
+            expires_at=now + lifetime,
+            created_at=now,
+            updated_at=now,
+        )
+        return f"{row.id}|{secret}"
+
+    # --- rotating ---------------------------------------------------------------------------------------
+
+    async def rotate(self, presented: str) -> Session:
+        """A new pair for a live refresh token; the same pair again within the grace window."""
+        row = await self._find(presented)
+        now = utc_now()
+        if row.revoked_at is not None or row.expires_at <= now:
+            raise InvalidRefreshToken
+        user = await User.get_or_none(id=row.user_id)
+        if user is None or not user.is_active:
+            raise InvalidRefreshToken
+        if row.used_at is None:
+            retry_after = await self._throttled(row.family)
+            if retry_after is not None:
+                # The winner of a concurrent refresh marks the token used before it counts the
+                # rotation, so a refusal for a token that is now used belongs to the grace path.
+                row = await self._reload(row.id)
+                if row.used_at is None:
+                    raise RefreshThrottled(retry_after)
+            elif await self._claim(row, now):
+                return await self._mint(row, user, now)
+            else:
+                row = await self._reload(row.id)
+        return await self._replayed(row, user)
+
+    async def _find(self, presented: str) -> RefreshToken:
+        parsed = parse_token(presented)
+        if parsed is None or parsed.token_id is None:
+            raise InvalidRefreshToken
+        row = await RefreshToken.get_or_none(id=parsed.token_id)
+        if row is None or not hashes_match(row.token, parsed.secret):
+            raise InvalidRefreshToken
+        return row
+
+    @staticmethod
+    async def _reload(row_id: int) -> RefreshToken:
+        row = await RefreshToken.get_or_none(id=row_id)
+        if row is None:
+            raise InvalidRefreshToken
+        return row
+
+    async def _throttled(self, family: str) -> int | None:
+        if self.throttle_seconds <= 0:
+            return None
+        return await self.limiter.blocked_for(_throttle_key(family), 1)
+
+    @staticmethod
+    async def _claim(row: RefreshToken, now: datetime) -> bool:
+        """The single-use gate: exactly one request changes the row."""
+        claimed = await RefreshToken.filter(id=row.id, used_at=None, revoked_at=None).update(
+            used_at=now, updated_at=now
+        )
+        return claimed == 1
+
+    async def _mint(self, parent: RefreshToken, user: User, now: datetime) -> Session:
+        """The winner: a new access token and child refresh token, the old access token revoked."""
+        if self.throttle_seconds > 0:
+            await self.limiter.hit(_throttle_key(parent.family), self.throttle_seconds)
+        abilities = decode_abilities(parent.abilities) if parent.abilities is not None else None
+        access_lifetime = timedelta(minutes=self.access_minutes)
+        access = await self.tokens.issue(
+            user, parent.name or self.default_token_name, abilities, expires_at=now + access_lifetime
+        )
+        refresh_plain = await self._create(
+            user_id=user.id,
+            family=parent.family,
+            parent_id=parent.id,
+            access=access,
+            lifetime=_lifetime(parent, self.refresh_days),
+        )
+        if self.grace_seconds > 0:
+            handoff = {
+                "access_token": access.plain_text,
+                "refresh_token": refresh_plain,
+                "expires_at": int((now + access_lifetime).timestamp()),
+            }
+            await RefreshToken.filter(id=parent.id, revoked_at=None).update(
+                handoff=self.encrypter.encrypt(json.dumps(handoff))
+            )
+            self._clear_later(parent.id)
+        if parent.access_token_id is not None:
+            await self.tokens.revoke(parent.access_token_id)
+        # A reuse detected while this pair was being made may have revoked the family before the child
+        # existed: then the child and its access token must die too. The race is still won (one 200),
+        # but the pair it carries is as dead as the rest of the family.
+        if (await self._reload(parent.id)).revoked_at is not None:
+            await self.revoke_family(parent.family)
+        await self._clear_stale_handoffs(parent.family, now)
+        return Session(user, access.plain_text, refresh_token=refresh_plain, expires_in=self.access_minutes * 60)
+
+    async def _replayed(self, row: RefreshToken, user: User) -> Session:
+        """A used token: the grace handoff, or reuse detection."""
+        if row.revoked_at is not None or row.used_at is None:
+            raise InvalidRefreshToken
+        if utc_now() - row.used_at >= timedelta(seconds=self.grace_seconds):
+            await self.revoke_family(row.family)
+            log.warning("refresh token %s reused after rotation: family revoked", row.id)
+            raise InvalidRefreshToken
+        deadline = time.monotonic() + HANDOFF_WAIT_SECONDS
+        while row.handoff is None:
+            if time.monotonic() >= deadline:
+                raise InvalidRefreshToken  # the winner never finished: nothing to hand over
+            await asyncio.sleep(HANDOFF_POLL_SECONDS)
+            row = await self._reload(row.id)
+            if row.revoked_at is not None:
+                raise InvalidRefreshToken
+        try:
+            pair = json.loads(self.encrypter.decrypt(row.handoff))
+            access_plain, refresh_plain = str(pair["access_token"]), str(pair["refresh_token"])
+            access_expires = datetime.fromtimestamp(int(pair["expires_at"]), UTC)
+        except (DecryptException, ValueError, KeyError, TypeError):
+            log.error("refresh token %s: unreadable handoff (APP_KEY changed?)", row.id)
+            raise InvalidRefreshToken from None
+        child = await RefreshToken.get_or_none(id=int(refresh_plain.split("|", 1)[0]))
+        if child is None or child.revoked_at is not None:
+            raise InvalidRefreshToken
+        if child.used_at is not None:  # the chain moved on: whoever presents the parent is not its owner
+            await self.revoke_family(row.family)
+            log.warning("refresh token %s reused after its child was used: family revoked", row.id)
+            raise InvalidRefreshToken
+        expires_in = max(int((access_expires - utc_now()).total_seconds()), 0)
+        return Session(user, access_plain, refresh_token=refresh_plain, expires_in=expires_in)
+
+    # --- revoking ---------------------------------------------------------------------------------------
+
+    async def revoke_family(self, family: str) -> None:
+        """Revoke every refresh token of the family and every access token they issued. Repeated until
+        a pass finds nothing left, so a child committed by a rotation in flight is caught too."""
+        while True:
+            now = utc_now()
+            changed = await RefreshToken.filter(family=family, revoked_at=None).update(
+                revoked_at=now, updated_at=now, handoff=None
+            )
+            if not changed:
+                break
+        access_ids = await RefreshToken.filter(family=family, access_token_id__isnull=False).values_list(
+            "access_token_id", flat=True
+        )
+        if not access_ids:
+            return
+        alive = await PersonalAccessToken.filter(id__in=list(set(access_ids))).values_list("id", flat=True)
+        for token_id in alive:
+            await self.tokens.revoke(token_id)
+
+    async def revoke_for_access_token(self, user_id: int, access_token_id: int) -> None:
+        """Logout: the session the access token belongs to ends, its refresh token included."""
+        families = await RefreshToken.filter(user_id=user_id, access_token_id=access_token_id).values_list(
+            "family", flat=True
+        )
+        for family in set(families):
+            await self.revoke_family(family)
+
+    async def revoke_all_for(self, user_id: int, except_access_token_id: int | None = None) -> None:
+        """Every session of a user (a password reset, logout from all devices), or all but the one
+        the given access token belongs to."""
+        families = set(await RefreshToken.filter(user_id=user_id, revoked_at=None).values_list("family", flat=True))
+        if except_access_token_id is not None:
+            kept = await RefreshToken.filter(user_id=user_id, access_token_id=except_access_token_id).values_list(
+                "family", flat=True
+            )
+            families -= set(kept)
+        for family in families:
+            await self.revoke_family(family)
+
+    # --- the handoff's lifetime -------------------------------------------------------------------------
+
+    def _clear_later(self, row_id: int) -> None:
+        async def clear() -> None:
+            await asyncio.sleep(self.grace_seconds + 1)
+            try:
+                await RefreshToken.filter(id=row_id).update(handoff=None)
+            except Exception:  # the next rotation or presentation clears it anyway
+                log.debug("could not clear the handoff of refresh token %s", row_id, exc_info=True)
+
+        task = asyncio.create_task(clear())
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _clear_stale_handoffs(self, family: str, now: datetime) -> None:
+        cutoff = now - timedelta(seconds=self.grace_seconds)
+        await RefreshToken.filter(family=family, used_at__lt=cutoff, handoff__isnull=False).update(handoff=None)
+
+    async def close(self) -> None:
+        for task in list(self._timers):
+            task.cancel()
+        if self._timers:
+            await asyncio.gather(*self._timers, return_exceptions=True)
+
+
+def _throttle_key(family: str) -> str:
+    return f"refresh:{family}"
+
+
+def _lifetime(parent: RefreshToken, default_days: int) -> timedelta:
+    """A child lives as long as its family was granted at login (refresh days, or remember-me)."""
+    if parent.created_at is not None and parent.expires_at > parent.created_at:
+        return parent.expires_at - parent.created_at
+    return timedelta(days=default_days)
