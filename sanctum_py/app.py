@@ -33,6 +33,7 @@ def create_app(settings: Settings) -> web.Application:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     await init_database(app[SERVICES].settings.database_url)
     yield
+    await app[SERVICES].outbox.drain()  # jobs after the answer (reset links, mail) still need the database
     await app[SERVICES].tokens.drain()
     await close_database()
 

@@ -103,3 +103,21 @@ async def test_logout_all(client: ContractClient) -> None:
     assert [(await client.get("/api/me", headers=bearer(t))).status for t in (first, second, third)] == [401, 401, 200]
     await client.post("/api/logout-all", headers=bearer(third))
     assert (await client.get("/api/me", headers=bearer(third))).status == 401
+
+
+async def test_revoking_devices_ends_their_refresh_tokens(make_client: object) -> None:
+    client: ContractClient = await make_client(refresh_tokens=True, refresh_reuse_grace_seconds=0)  # type: ignore[operator]
+    await register(client)
+    sessions = []
+    for _ in range(3):
+        body = {"login": "ahmetyilmaz", "password": "password123"}
+        sessions.append((await client.post("/api/login", json=body, headers=JSON_HEADERS)).json())
+    first, second, third = sessions
+    revoked = await client.delete(
+        f"/api/tokens/{first['access_token'].split('|')[0]}", headers=bearer(third["access_token"])
+    )
+    assert revoked.status == 200
+    assert (await client.post("/api/refresh", json={"refresh_token": first["refresh_token"]})).status == 401
+    await client.post("/api/logout-all", json={"except_current": True}, headers=bearer(third["access_token"]))
+    assert (await client.post("/api/refresh", json={"refresh_token": second["refresh_token"]})).status == 401
+    assert (await client.post("/api/refresh", json={"refresh_token": third["refresh_token"]})).status == 200

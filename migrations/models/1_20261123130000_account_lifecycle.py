@@ -41,8 +41,9 @@ _TABLES = {
     "sqlite": [
         'CREATE TABLE IF NOT EXISTS "refresh_tokens" ("id" integer not null primary key autoincrement, '
         '"user_id" integer not null, "family" varchar not null, "parent_id" integer, '
-        '"access_token_id" integer, "token" varchar not null, "expires_at" datetime not null, '
-        '"used_at" datetime, "revoked_at" datetime, "created_at" datetime, "updated_at" datetime)',
+        '"access_token_id" integer, "name" varchar, "abilities" text, "token" varchar not null, '
+        '"expires_at" datetime not null, "used_at" datetime, "revoked_at" datetime, "handoff" text, '
+        '"created_at" datetime, "updated_at" datetime)',
         'CREATE UNIQUE INDEX IF NOT EXISTS "refresh_tokens_token_unique" on "refresh_tokens" ("token")',
         'CREATE INDEX IF NOT EXISTS "refresh_tokens_family_index" on "refresh_tokens" ("family")',
         'CREATE INDEX IF NOT EXISTS "refresh_tokens_user_id_index" on "refresh_tokens" ("user_id")',
@@ -55,9 +56,11 @@ _TABLES = {
     "postgres": [
         'CREATE TABLE IF NOT EXISTS "refresh_tokens" ("id" bigserial not null primary key, '
         '"user_id" bigint not null, "family" varchar(64) not null, "parent_id" bigint null, '
-        '"access_token_id" bigint null, "token" varchar(64) not null, '
+        '"access_token_id" bigint null, "name" varchar(255) null, "abilities" text null, '
+        '"token" varchar(64) not null, '
         '"expires_at" timestamp(0) without time zone not null, "used_at" timestamp(0) without time zone null, '
-        '"revoked_at" timestamp(0) without time zone null, "created_at" timestamp(0) without time zone null, '
+        '"revoked_at" timestamp(0) without time zone null, "handoff" text null, '
+        '"created_at" timestamp(0) without time zone null, '
         '"updated_at" timestamp(0) without time zone null)',
         'CREATE UNIQUE INDEX IF NOT EXISTS "refresh_tokens_token_unique" on "refresh_tokens" ("token")',
         'CREATE INDEX IF NOT EXISTS "refresh_tokens_family_index" on "refresh_tokens" ("family")',
@@ -72,8 +75,9 @@ _TABLES = {
     "mysql": [
         "CREATE TABLE IF NOT EXISTS `refresh_tokens` (`id` bigint unsigned not null auto_increment primary key, "
         "`user_id` bigint unsigned not null, `family` varchar(64) not null, `parent_id` bigint unsigned null, "
-        "`access_token_id` bigint unsigned null, `token` varchar(64) not null, `expires_at` timestamp not null "
-        "default current_timestamp, `used_at` timestamp null, `revoked_at` timestamp null, "
+        "`access_token_id` bigint unsigned null, `name` varchar(255) null, `abilities` text null, "
+        "`token` varchar(64) not null, `expires_at` timestamp not null "
+        "default current_timestamp, `used_at` timestamp null, `revoked_at` timestamp null, `handoff` text null, "
         "`created_at` timestamp null, `updated_at` timestamp null, "
         "UNIQUE KEY `refresh_tokens_token_unique` (`token`), INDEX `refresh_tokens_family_index` (`family`), "
         "INDEX `refresh_tokens_user_id_index` (`user_id`)) "

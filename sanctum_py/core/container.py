@@ -11,10 +11,15 @@ from sanctum_py.core.accounts import Accounts
 from sanctum_py.core.encrypter import Encrypter
 from sanctum_py.core.hashing import PasswordHasher
 from sanctum_py.core.login import LoginFlow
+from sanctum_py.core.passwords import PasswordResets, ResetConfig, SessionRevoker, bind_reset_table
 from sanctum_py.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from sanctum_py.core.refresh import RefreshTokens
 from sanctum_py.core.sessions import TokenSessions
 from sanctum_py.core.token_cache import TokenCache
+from sanctum_py.core.two_factor_auth import TwoFactorAuth
+from sanctum_py.core.verification import EmailVerification, VerificationConfig
 from sanctum_py.mail import Mailer, build_mailer
+from sanctum_py.mail.outbox import Outbox
 from sanctum_py.settings import Settings
 
 
@@ -29,6 +34,11 @@ class Services:
     login: LoginFlow
     encrypter: Encrypter
     mailer: Mailer
+    two_factor: TwoFactorAuth
+    outbox: Outbox
+    passwords: PasswordResets
+    verification: EmailVerification
+    refresh: RefreshTokens | None = None  # set when REFRESH_TOKENS is on
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -56,12 +66,103 @@ class Services:
             max_failures_per_hour=settings.login_max_failures_per_hour,
         )
         encrypter = Encrypter(settings.app_key_bytes)
-        return cls(settings, hasher, accounts, tokens, limiter, sessions, login, encrypter, build_mailer(settings))
+        refresh = _refresh_tokens(settings, sessions, limiter, encrypter)
+        mailer = build_mailer(settings)
+        two_factor = TwoFactorAuth(
+            encrypter=encrypter,
+            sessions=login,
+            app_name=settings.app_name,
+            window=settings.two_factor_window,
+            challenge_seconds=settings.two_factor_challenge_seconds,
+            max_attempts=settings.two_factor_challenge_attempts,
+            cache=tokens.cache,
+            limiter=limiter,
+            max_failures_per_hour=settings.login_max_failures_per_hour,
+        )
+        login.challenges = two_factor
+        outbox, passwords, verification = _account_mail_flows(
+            settings, mailer, accounts, hasher, tokens, limiter, refresh
+        )
+        return cls(
+            settings,
+            hasher,
+            accounts,
+            tokens,
+            limiter,
+            sessions,
+            login,
+            encrypter,
+            mailer,
+            two_factor=two_factor,
+            outbox=outbox,
+            passwords=passwords,
+            verification=verification,
+            refresh=refresh,
+        )
 
     async def close(self) -> None:
+        await self.outbox.drain()
         await self.tokens.drain()
+        if self.refresh is not None:
+            await self.refresh.close()
         await self.limiter.close()
         self.hasher.close()
+
+
+def _account_mail_flows(
+    settings: Settings,
+    mailer: Mailer,
+    accounts: Accounts,
+    hasher: PasswordHasher,
+    tokens: AccessTokens,
+    limiter: RateLimiter,
+    refresh: SessionRevoker | None,
+) -> tuple[Outbox, PasswordResets, EmailVerification]:
+    """Password reset and email verification, which mail after answering through one Outbox."""
+    bind_reset_table(settings.password_reset_table)
+    outbox = Outbox(mailer, settings)
+    reset = ResetConfig(
+        hash_key=settings.app_key_bytes,
+        app_url=settings.app_url,
+        app_name=settings.app_name,
+        url_template=settings.password_reset_url,
+        expire_minutes=settings.password_reset_expire_minutes,
+        throttle_seconds=settings.password_reset_throttle_seconds,
+        reveal_unknown_emails=settings.reveal_unknown_emails,
+        revoke_tokens=settings.revoke_tokens_on_password_reset,
+    )
+    verify = VerificationConfig(
+        app_url=settings.app_url,
+        app_key=settings.app_key,
+        app_name=settings.app_name,
+        expire_minutes=settings.verification_expire_minutes,
+    )
+    passwords = PasswordResets(
+        reset, accounts=accounts, hasher=hasher, tokens=tokens, limiter=limiter, outbox=outbox, refresh=refresh
+    )
+    return outbox, passwords, EmailVerification(verify, tokens=tokens, outbox=outbox)
+
+
+def _refresh_tokens(
+    settings: Settings, sessions: TokenSessions, limiter: RateLimiter, encrypter: Encrypter
+) -> RefreshTokens | None:
+    """With REFRESH_TOKENS on, logins also get a refresh token and access tokens expire."""
+    if not settings.refresh_tokens:
+        return None
+    refresh = RefreshTokens(
+        tokens=sessions.tokens,
+        limiter=limiter,
+        encrypter=encrypter,
+        access_minutes=settings.access_token_minutes,
+        refresh_days=settings.refresh_token_days,
+        remember_minutes=settings.remember_me_minutes,
+        grace_seconds=settings.refresh_reuse_grace_seconds,
+        throttle_seconds=settings.refresh_throttle_seconds,
+        default_token_name=settings.token_name,
+    )
+    sessions.refresh = refresh
+    sessions.access_minutes = settings.access_token_minutes
+    return refresh
 
 
 def _limiter(settings: Settings) -> RateLimiter:

@@ -74,10 +74,16 @@ class RefreshToken(Model):
     family = fields.CharField(max_length=64)
     parent_id = fields.BigIntField(null=True)
     access_token_id = fields.BigIntField(null=True)
+    # The login's token name and abilities, copied down the chain: a refresh never widens a session,
+    # even once its access token has been pruned.
+    name = fields.CharField(max_length=255, null=True)
+    abilities = fields.TextField(null=True)
     token = fields.CharField(max_length=64, unique=True)  # sha256 of the secret, never the secret
     expires_at = LaravelTimestampField()
     used_at = LaravelTimestampField(null=True)
     revoked_at = LaravelTimestampField(null=True)
+    # The child pair's plain texts, encrypted with APP_KEY, for the reuse grace window only (then NULL).
+    handoff = fields.TextField(null=True)
     created_at = LaravelTimestampField(null=True)
     updated_at = LaravelTimestampField(null=True)
 

@@ -19,6 +19,8 @@ class RoutePolicy:
 
     authenticated: bool = False
     throttle: str | None = "api"
+    # The named limiter's budget per minute; None = API_RATE_LIMIT (`throttle:6,1` -> "verification", 6).
+    throttle_per_minute: int | None = None
     # Sanctum's `abilities:` middleware: the token must carry every one of these (or "*").
     abilities: tuple[str, ...] = ()
     # Only users with one of these roles pass (403 "This action is unauthorized." otherwise).

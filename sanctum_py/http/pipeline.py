@@ -32,7 +32,7 @@ async def run_route(request: web.Request, handler: Handler) -> web.StreamRespons
     if policy.throttle is None:
         _authorize(request, policy)
         return await handler(request)
-    attempt = await _throttle(request, policy.throttle)
+    attempt = await _throttle(request, policy.throttle, policy.throttle_per_minute)
     try:
         _authorize(request, policy)  # route middleware after the throttle, as in Laravel
         response = await handler(request)
@@ -70,7 +70,7 @@ def _php_int(text: str) -> int:
         return 0
 
 
-async def _throttle(request: web.Request, limiter_name: str) -> Attempt:
+async def _throttle(request: web.Request, limiter_name: str, per_minute: int | None = None) -> Attempt:
     services = request.app[SERVICES]
     settings = services.settings
     verified = request.get(AUTH)
@@ -79,7 +79,8 @@ async def _throttle(request: web.Request, limiter_name: str) -> Attempt:
         if verified is not None
         else f"ip:{client_ip(request, tuple(settings.trusted_proxies))}"
     )
-    attempt = await services.limiter.attempt(f"{limiter_name}:{who}", settings.api_rate_limit, API_DECAY_SECONDS)
+    limit = per_minute or settings.api_rate_limit
+    attempt = await services.limiter.attempt(f"{limiter_name}:{who}", limit, API_DECAY_SECONDS)
     if not attempt.allowed:
         raise TooManyAttempts(attempt.max_attempts, attempt.retry_after)
     return attempt

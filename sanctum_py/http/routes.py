@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from sanctum_py.http.handlers import admin, auth, devices
+from sanctum_py.http.handlers import admin, auth, devices, passwords, verification
+from sanctum_py.http.handlers import refresh as refresh_routes
 from sanctum_py.http.handlers import two_factor as two_factor_routes
 from sanctum_py.http.keys import POLICIES, Handler, RoutePolicy
 
@@ -24,12 +25,21 @@ SIGNED_IN = RoutePolicy(authenticated=True)
 READ_TOKENS = RoutePolicy(authenticated=True, abilities=("tokens:read",))
 DELETE_TOKENS = RoutePolicy(authenticated=True, abilities=("tokens:delete",))
 ADMIN = RoutePolicy(authenticated=True, roles=("admin",))
+# Reachable before the email is verified (REQUIRE_VERIFIED_EMAIL): signing out, and verifying itself.
+SIGNED_IN_UNVERIFIED = RoutePolicy(authenticated=True, allow_unverified=True)
+# Fortify's `throttle:6,1` on both verification routes: one bucket of 6 a minute per user.
+VERIFICATION = RoutePolicy(authenticated=True, throttle="verification", throttle_per_minute=6, allow_unverified=True)
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/register", auth.register, PUBLIC),
     Route("POST", "/api/login", auth.login, PUBLIC),
-    Route("POST", "/api/logout", auth.logout, SIGNED_IN),
+    Route("POST", "/api/logout", auth.logout, SIGNED_IN_UNVERIFIED),
     Route("GET", "/api/me", auth.me, SIGNED_IN),
+    Route("POST", "/api/refresh", refresh_routes.refresh, PUBLIC),
+    Route("POST", "/api/forgot-password", passwords.forgot_password, PUBLIC),
+    Route("POST", "/api/reset-password", passwords.reset_password, PUBLIC),
+    Route("POST", "/api/email/verification-notification", verification.send_notification, VERIFICATION),
+    Route("GET", "/api/email/verify/{id}/{hash}", verification.verify, VERIFICATION),
     Route("POST", "/api/two-factor-challenge", two_factor_routes.challenge, PUBLIC),
     Route("POST", "/api/user/two-factor-authentication", two_factor_routes.enable, SIGNED_IN),
     Route("POST", "/api/user/confirmed-two-factor-authentication", two_factor_routes.confirm, SIGNED_IN),

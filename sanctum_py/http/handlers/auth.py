@@ -66,6 +66,9 @@ async def register(request: web.Request) -> web.Response:
         )
     except IdentifierTaken as taken:
         raise ValidationFailed({c: [Unique.taken_message(c)] for c in taken.columns}) from None
+    if services.refresh is not None:  # refresh tokens on: an expiring access token plus its refresh token
+        session = await services.sessions.start(user, name=services.settings.token_name, abilities=None, remember=False)
+        return json_response(session_body(session, registered_user(user)), status=201, headers=TOKEN_HEADERS)
     token = await services.tokens.issue(user, services.settings.token_name)
     body = {"data": registered_user(user), "access_token": token.plain_text, "token_type": "Bearer"}
     return json_response(body, status=201, headers=TOKEN_HEADERS)
@@ -96,7 +99,10 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    await request.app[SERVICES].tokens.revoke(current(request).token_id)
+    services, verified = request.app[SERVICES], current(request)
+    await services.tokens.revoke(verified.token_id)
+    if services.refresh is not None:  # the session ends: its refresh token must not mint another
+        await services.refresh.revoke_for_access_token(verified.user.id, verified.token_id)
     return json_response({"message": "Logged out successfully"})
 
 

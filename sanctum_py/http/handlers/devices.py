@@ -82,18 +82,24 @@ async def revoke_token(request: web.Request) -> web.Response:
     verified = current(request)
     raw_id = request.match_info["id"]
     token_id = path_id(raw_id)
-    if token_id is None or not await request.app[SERVICES].tokens.revoke_owned(verified.user.id, token_id):
+    services = request.app[SERVICES]
+    if token_id is None or not await services.tokens.revoke_owned(verified.user.id, token_id):
         # What findOrFail on $user->tokens() answers for a missing or foreign token.
         raise NotFound(f"No query results for model [Laravel\\Sanctum\\PersonalAccessToken] {raw_id}")
+    if services.refresh is not None:
+        await services.refresh.revoke_for_access_token(verified.user.id, token_id)
     return json_response({"message": "Token revoked."})
 
 
 async def logout_all(request: web.Request) -> web.Response:
     verified = current(request)
     data = await validate_input(LogoutAllInput, await read_input(request))
-    tokens = request.app[SERVICES].tokens
-    if data.except_current in (True, 1, "1"):
-        await tokens.revoke_all_except(verified.user.id, verified.token_id)
+    services = request.app[SERVICES]
+    keep = verified.token_id if data.except_current in (True, 1, "1") else None
+    if services.refresh is not None:  # sessions end with their refresh tokens, or they would come back
+        await services.refresh.revoke_all_for(verified.user.id, except_access_token_id=keep)
+    if keep is not None:
+        await services.tokens.revoke_all_except(verified.user.id, keep)
     else:
-        await tokens.revoke_all_for(verified.user.id)
+        await services.tokens.revoke_all_for(verified.user.id)
     return json_response({"message": "Logged out from all devices."})
