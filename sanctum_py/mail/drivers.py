@@ -125,18 +125,25 @@ class SmtpMailer:
 
     async def send(self, message: EmailMessage) -> None:
         started = time.perf_counter()
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self._password if self.username else None,
+            use_tls=self.tls == "tls",
+            start_tls=self.tls == "starttls",
+            timeout=self.timeout,
+            tls_context=self._tls_context,
+        )
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self._password if self.username else None,
-                use_tls=self.tls == "tls",
-                start_tls=self.tls == "starttls",
-                timeout=self.timeout,
-                tls_context=self._tls_context,
-            )
+            try:
+                await client.connect()
+                await client.send_message(message)
+                await client.quit()
+            finally:
+                if client.is_connected:
+                    client.close()  # a timeout or a failed command must not leak the socket
+                    await asyncio.sleep(0)  # let the transport finish closing on this loop
         except (aiosmtplib.SMTPException, OSError) as exc:  # OSError: refused, unreachable, TLS handshake
             code = getattr(exc, "code", None)
             detail = type(exc).__name__ + (f" (SMTP {code})" if isinstance(code, int) else "")
