@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 import pytest
-from tortoise import connections
 
 from sanctum_py.http.keys import SERVICES
 from tests.support.api import JSON_HEADERS, login, register, registration
 from tests.support.contract import ContractClient, WireResponse
+from tests.support.db import json_time, query
 
 UNAUTHENTICATED = b'{"message":"Unauthenticated."}'
-
-
-async def query(sql: str, *params: Any) -> list[dict[str, Any]]:
-    connection = connections.get("default")
-    dialect = connection.capabilities.dialect
-    marks = iter(range(1, len(params) + 1))
-    style = {"postgres": lambda: f"${next(marks)}", "mysql": lambda: "%s"}.get(dialect, lambda: "?")
-    text = sql
-    while "{}" in text:
-        text = text.replace("{}", style(), 1)
-    return await connection.execute_query_dict(text, list(params))
-
-
-def json_time(value: Any) -> str:
-    stored = value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
-    return stored.replace(" ", "T") + ".000000Z"
 
 
 async def me(client: ContractClient, authorization: str | None) -> WireResponse:

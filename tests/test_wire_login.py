@@ -5,34 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
 from typing import Any
 
 import pytest
 from aiohttp import FormData
-from tortoise import connections
 
 from tests.support.api import JSON_HEADERS, register, registration
 from tests.support.contract import ContractClient, WireResponse
+from tests.support.db import json_time, query
 
 TOKEN = re.compile(r"(?P<id>[1-9][0-9]*)\|(?P<secret>[A-Za-z0-9]{40}[0-9a-f]{8})")
 INVALID_CREDENTIALS = b'{"message":"The given data was invalid.","errors":{"login":["Invalid credentials."]}}'
-
-
-async def query(sql: str, *params: Any) -> list[dict[str, Any]]:
-    connection = connections.get("default")
-    dialect = connection.capabilities.dialect
-    marks = iter(range(1, len(params) + 1))
-    style = {"postgres": lambda: f"${next(marks)}", "mysql": lambda: "%s"}.get(dialect, lambda: "?")
-    text = sql
-    while "{}" in text:
-        text = text.replace("{}", style(), 1)
-    return await connection.execute_query_dict(text, list(params))
-
-
-def json_time(value: Any) -> str:
-    stored = value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
-    return stored.replace(" ", "T") + ".000000Z"
 
 
 async def sign_in(client: ContractClient, login: Any, password: Any) -> WireResponse:

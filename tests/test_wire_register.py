@@ -10,15 +10,14 @@ import hashlib
 import json
 import re
 import zlib
-from datetime import datetime
 from typing import Any
 
 import pytest
 from aiohttp import FormData
-from tortoise import connections
 
 from tests.support.api import JSON_HEADERS, registration
 from tests.support.contract import ContractClient, WireResponse
+from tests.support.db import query, stored_time
 
 TOKEN = re.compile(r"(?P<id>[1-9][0-9]*)\|(?P<secret>(?P<entropy>[A-Za-z0-9]{40})(?P<crc>[0-9a-f]{8}))")
 INVALID = "The given data was invalid."
@@ -26,23 +25,6 @@ LONG = "x" * 10_000
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-async def query(sql: str, *params: Any) -> list[dict[str, Any]]:
-    """Run SQL with `{}` placeholders on the test database, in the dialect's own parameter style."""
-    connection = connections.get("default")
-    dialect = connection.capabilities.dialect
-    marks = iter(range(1, len(params) + 1))
-    style = {"postgres": lambda: f"${next(marks)}", "mysql": lambda: "%s"}.get(dialect, lambda: "?")
-    text = sql
-    while "{}" in text:
-        text = text.replace("{}", style(), 1)
-    return await connection.execute_query_dict(text, list(params))
-
-
-def stored_time(value: Any) -> str:
-    """A timestamp column as Laravel stores it: `YYYY-MM-DD HH:MM:SS`."""
-    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
 
 
 def as_json_time(stored: str) -> str:

@@ -38,9 +38,10 @@ from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken
 from sanctum_py.core.encrypter import DecryptException, Encrypter
 from sanctum_py.core.login import Session
 from sanctum_py.core.ratelimit import RateLimiter
-from sanctum_py.core.tokens import generate_secret, hash_secret, hashes_match, parse_token
+from sanctum_py.core.tokens import generate_secret, hash_secret
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import PersonalAccessToken, RefreshToken, User, decode_abilities
+from sanctum_py.db.secret_rows import find_by_plain_text
 
 log = logging.getLogger("sanctum_py.refresh")
 
@@ -131,11 +132,8 @@ class RefreshTokens:
         return await self._replayed(row, user)
 
     async def _find(self, presented: str) -> RefreshToken:
-        parsed = parse_token(presented)
-        if parsed is None or parsed.token_id is None:
-            raise InvalidRefreshToken
-        row = await RefreshToken.get_or_none(id=parsed.token_id)
-        if row is None or not hashes_match(row.token, parsed.secret):
+        row = await find_by_plain_text(RefreshToken, presented)
+        if row is None:
             raise InvalidRefreshToken
         return row
 

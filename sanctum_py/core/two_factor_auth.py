@@ -42,9 +42,10 @@ from sanctum_py.core.login import (
 )
 from sanctum_py.core.ratelimit import RateLimiter
 from sanctum_py.core.token_cache import TokenCache
-from sanctum_py.core.tokens import hash_secret, hashes_match, parse_token, random_string
+from sanctum_py.core.tokens import hash_secret, random_string
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import TwoFactorChallenge, User, decode_abilities
+from sanctum_py.db.secret_rows import find_by_plain_text
 
 log = logging.getLogger("sanctum_py.two_factor")
 
@@ -234,13 +235,7 @@ class TwoFactorAuth:
 
     async def _find_challenge(self, token: str) -> TwoFactorChallenge | None:
         """Sanctum's findToken applied to challenge tokens: find the id, compare the hash in constant time."""
-        parsed = parse_token(token)
-        if parsed is None or parsed.token_id is None:
-            return None
-        row = await TwoFactorChallenge.get_or_none(id=parsed.token_id)
-        if row is None or not hashes_match(row.token, parsed.secret):
-            return None
-        return row
+        return await find_by_plain_text(TwoFactorChallenge, token)
 
     async def _check_account_budget(self, user_id: int) -> None:
         if self.limiter is None:
