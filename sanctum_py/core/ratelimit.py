@@ -53,6 +53,10 @@ class RateLimiter(Protocol):
 
     async def clear(self, key: str) -> None: ...
 
+    async def healthy(self) -> bool:
+        """False when the shared store (Redis) does not answer."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -101,6 +105,9 @@ class MemoryRateLimiter:
 
     async def clear(self, key: str) -> None:
         self._windows.pop(key, None)
+
+    async def healthy(self) -> bool:
+        return True
 
     async def close(self) -> None:
         self._windows.clear()
@@ -198,6 +205,12 @@ class RedisRateLimiter:
             await self._redis.delete(self._prefix + key)
         except (RedisError, OSError):
             log.warning("Redis unavailable: could not clear a rate-limit key")
+
+    async def healthy(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from sanctum_py.http.handlers import admin, auth, devices, passwords, verification
+from sanctum_py.http.handlers import admin, auth, devices, health, passwords, verification
 from sanctum_py.http.handlers import refresh as refresh_routes
 from sanctum_py.http.handlers import two_factor as two_factor_routes
 from sanctum_py.http.keys import POLICIES, Handler, RoutePolicy
@@ -49,6 +49,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/user/two-factor-recovery-codes", two_factor_routes.recovery_codes, SIGNED_IN),
     Route("POST", "/api/user/two-factor-recovery-codes", two_factor_routes.regenerate_recovery_codes, SIGNED_IN),
     Route("POST", "/sanctum/token", devices.device_token, PUBLIC),
+    Route("GET", "/up", health.up, RoutePolicy(throttle=None)),
     Route("GET", "/api/tokens", devices.list_tokens, READ_TOKENS),
     Route("DELETE", "/api/tokens/{id}", devices.revoke_token, DELETE_TOKENS),
     Route("POST", "/api/logout-all", devices.logout_all, DELETE_TOKENS),

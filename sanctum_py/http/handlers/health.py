@@ -1,0 +1,25 @@
+"""Laravel 11's health route: a load balancer takes a worker whose database (or Redis) is down out."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from tortoise import connections
+
+from sanctum_py.http.keys import SERVICES
+from sanctum_py.http.responses import ServiceUnavailable, json_response
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+async def up(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await connections.get("default").execute_query("SELECT 1")
+            if not await services.limiter.healthy():
+                raise ServiceUnavailable("redis")
+    except TimeoutError:
+        raise ServiceUnavailable("timeout") from None
+    return json_response({"status": "up"})
