@@ -157,7 +157,34 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _unapplied_migrations(settings: Settings) -> list[str]:
+    """Migrations the database still lacks. An unreachable database is not a reason to refuse to start
+    (it may come back; requests answer 503 meanwhile), a schema that is behind the code is."""
+    from sanctum_py.db.migrate import pending_migrations
+    from sanctum_py.db.setup import close_database, init_database
+
+    async def check() -> list[str]:
+        await init_database(settings.database_url)
+        try:
+            return await pending_migrations()
+        finally:
+            await close_database()
+
+    try:
+        return asyncio.run(check())
+    except (OSError, ConnectionError) as error:
+        log.warning("database unreachable at start (%s); serving anyway", type(error).__name__)
+        return []
+
+
 def _serve(settings: Settings) -> int:
+    pending = _unapplied_migrations(settings)
+    if pending:
+        print(
+            f"The database is missing migrations ({', '.join(pending)}): run `python -m sanctum_py migrate` first.",
+            file=sys.stderr,
+        )
+        return 1
     if settings.workers == 1:
         _run_worker(settings)
         return 0

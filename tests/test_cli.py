@@ -50,6 +50,13 @@ def test_key_generate_writes_a_laravel_key(tmp_path: Path) -> None:
     assert len(keys) == 1 and keys[0].startswith("APP_KEY=base64:") and len(keys[0]) == len("APP_KEY=base64:") + 44
 
 
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", "--port", str(free_port()))
+    assert result.returncode == 1
+    assert "run `python -m sanctum_py migrate` first" in result.stderr
+    assert "0_20261123120000_laravel_tables.py" in result.stderr
+
+
 def test_fresh_directory_migrates_and_serves(tmp_path: Path) -> None:
     """A fresh clone: no .env, no database. migrate creates both; serve answers on the port."""
     migrated = run_cli(tmp_path, "migrate")

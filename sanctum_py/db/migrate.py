@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aerich import Command
 from tortoise import Tortoise, connections
+from tortoise.exceptions import OperationalError
 
 from sanctum_py.db.setup import forget_compiled_queries, tortoise_config
 
@@ -48,3 +49,19 @@ async def _ensure_aerich_table() -> None:
         f"CREATE TABLE IF NOT EXISTS {quote}{table}{quote} (id {id_type}, "
         f"version VARCHAR(255) NOT NULL, app VARCHAR(100) NOT NULL, content {content_type} NOT NULL)"
     )
+
+
+def migration_names() -> list[str]:
+    return sorted(path.name for path in (MIGRATIONS_DIR / "models").glob("[0-9]*_*.py"))
+
+
+async def pending_migrations() -> list[str]:
+    """Migrations not recorded in the `aerich` table of the initialised database (all, if it has none)."""
+    connection = connections.get("default")
+    quote = "`" if connection.capabilities.dialect == "mysql" else '"'
+    try:
+        rows = await connection.execute_query_dict(f"SELECT version FROM {quote}aerich{quote}")  # noqa: S608
+    except OperationalError:
+        return migration_names()
+    applied = {row["version"] for row in rows}
+    return [name for name in migration_names() if name not in applied]

@@ -140,10 +140,12 @@ class SmtpMailer:
                 await client.connect()
                 await client.send_message(message)
                 await client.quit()
-            finally:
-                if client.is_connected:
-                    client.close()  # a timeout or a failed command must not leak the socket
-                    await asyncio.sleep(0)  # let the transport finish closing on this loop
+            except BaseException:
+                # aiosmtplib closes a timed-out connection from inside a cancelled wait; the transport
+                # needs a few loop turns to finish, or its socket is left for the garbage collector.
+                client.close()
+                await asyncio.sleep(0.01)
+                raise
         except (aiosmtplib.SMTPException, OSError) as exc:  # OSError: refused, unreachable, TLS handshake
             code = getattr(exc, "code", None)
             detail = type(exc).__name__ + (f" (SMTP {code})" if isinstance(code, int) else "")
