@@ -12,8 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -21,8 +20,9 @@ from redis.exceptions import RedisError
 log = logging.getLogger("sanctum_py.ratelimit")
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
+    # A NamedTuple rather than a frozen dataclass: one is built on every throttled request, and a
+    # frozen dataclass's __init__ pays an object.__setattr__ per field.
     allowed: bool
     attempts: int  # hits in the current window, this one included when allowed
     max_attempts: int
