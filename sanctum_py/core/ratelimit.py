@@ -3,7 +3,9 @@
 The window opens at the first hit and lasts `decay` seconds; once `max_attempts` hits are in it,
 further attempts are refused (and not counted) until it closes. In-process by default; in Redis when
 configured, so every worker and node shares one budget. If Redis stops answering, the in-process
-limiter takes over: throttles degrade to per-process limits, never to no limits.
+limiter takes over: throttles degrade to per-process limits, never to no limits. While Redis is down
+one call a second probes it (a dead link costs a socket timeout per call); the rest go straight to
+the fallback, so an outage does not slow every request down.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger("sanctum_py.ratelimit")
+
+REDIS_RETRY_SECONDS = 1.0  # while Redis is down, how often one call tries it again
 
 
 class Attempt(NamedTuple):
@@ -156,8 +160,20 @@ class RedisRateLimiter:
         self._hit_script = redis.register_script(_HIT_SCRIPT)
         self._fallback = MemoryRateLimiter()
         self._degraded = False
+        self._probe_at = 0.0  # while degraded: when the next call may try Redis again
+
+    def _skip_redis(self) -> bool:
+        """While degraded, True for every call but one per REDIS_RETRY_SECONDS, which probes Redis."""
+        if not self._degraded:
+            return False
+        now = time.monotonic()
+        if now < self._probe_at:
+            return True
+        self._probe_at = now + REDIS_RETRY_SECONDS  # this call is the probe; the others keep skipping
+        return False
 
     def _redis_failed(self) -> None:
+        self._probe_at = time.monotonic() + REDIS_RETRY_SECONDS
         if not self._degraded:
             log.error("Redis unavailable: rate limits fall back to this process until it returns")
             self._degraded = True
@@ -168,6 +184,8 @@ class RedisRateLimiter:
             self._degraded = False
 
     async def attempt(self, key: str, max_attempts: int, decay_seconds: int) -> Attempt:
+        if self._skip_redis():
+            return self._fallback.attempt_now(key, max_attempts, decay_seconds)
         try:
             allowed, hits, ms_left = await self._script(
                 keys=[self._prefix + key], args=[max_attempts, decay_seconds * 1000]
@@ -179,6 +197,8 @@ class RedisRateLimiter:
         return Attempt(bool(allowed), int(hits), max_attempts, math.ceil(int(ms_left) / 1000))
 
     async def blocked_for(self, key: str, max_attempts: int) -> int | None:
+        if self._skip_redis():
+            return self._fallback.blocked_for_now(key, max_attempts)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 hits, ms_left = await pipe.get(self._prefix + key).pttl(self._prefix + key).execute()
@@ -191,6 +211,8 @@ class RedisRateLimiter:
         return max(math.ceil(int(ms_left) / 1000), 1)
 
     async def hit(self, key: str, decay_seconds: int) -> int:
+        if self._skip_redis():
+            return self._fallback.hit_now(key, decay_seconds)
         try:
             hits = await self._hit_script(keys=[self._prefix + key], args=[decay_seconds * 1000])
         except (RedisError, OSError):
@@ -201,9 +223,12 @@ class RedisRateLimiter:
 
     async def clear(self, key: str) -> None:
         await self._fallback.clear(key)
+        if self._skip_redis():
+            return
         try:
             await self._redis.delete(self._prefix + key)
         except (RedisError, OSError):
+            self._redis_failed()
             log.warning("Redis unavailable: could not clear a rate-limit key")
 
     async def healthy(self) -> bool:

@@ -1,0 +1,185 @@
+"""SIGTERM under load, to `python -m sanctum_py serve` run as an operator runs it.
+
+In-flight requests (logins, slow on purpose: bcrypt at 12 rounds) finish with their normal answer, the
+port stops taking connections at once, the process exits 0 with nothing alarming on stderr, and every
+database connection it opened was closed by the service itself. That last one is read off the wire:
+the database sits behind a TCP proxy (tests/support/tcp_proxy.py), and a pool closed properly ends
+each connection with the protocol's goodbye (PostgreSQL's Terminate, MySQL's COM_QUIT), which a
+process that merely exits never sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from aiohttp import ClientError, ClientSession, TCPConnector
+
+from sanctum_py.settings import Settings
+from tests.conftest import BACKENDS, RUN_ID, TEST_APP_KEY
+from tests.support.secret_scan import record_output
+from tests.support.tcp_proxy import TcpProxy
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GOODBYE = {"postgres": b"X\x00\x00\x00\x04", "mariadb": b"\x01\x00\x00\x00\x01"}  # Terminate, COM_QUIT
+LOGINS = 6  # at ~0.35 s of bcrypt each on two threads: about a second of work in flight at the signal
+STOP_SECONDS = 10.0  # run_app's shutdown_timeout: the longest an in-flight request is waited for
+ALARMS = ("Traceback", "Unclosed", "ResourceWarning", "Task was destroyed", "Exception ignored", " ERROR ")
+
+NETWORK = [b for b in BACKENDS if b != "sqlite"]
+CASES = [(backend, 1) for backend in NETWORK] + [(backend, 2) for backend in NETWORK[:1]]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def environment(**settings: str) -> dict[str, str]:
+    """This process's environment minus anything the service reads as a setting, plus `settings`."""
+    names = {name.upper() for name in Settings.model_fields}
+    inherited = {key: value for key, value in os.environ.items() if key.upper() not in names}
+    return {**inherited, "PYTHONWARNINGS": "default", **settings}
+
+
+@pytest.fixture
+async def database_proxy(database_url: str) -> AsyncIterator[TcpProxy]:
+    parts = urlsplit(database_url)
+    assert parts.hostname is not None and parts.port is not None
+    async with TcpProxy(parts.hostname, parts.port) as proxy:
+        yield proxy
+
+
+def through(url: str, proxy: TcpProxy) -> str:
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{proxy.host}:{proxy.port}"))
+
+
+async def until_up(http: ClientSession, base_url: str, process: asyncio.subprocess.Process) -> None:
+    async with asyncio.timeout(30):
+        while process.returncode is None:
+            try:
+                async with http.get(f"{base_url}/up") as response:
+                    if response.status == 200:
+                        return
+            except ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"serve exited with {process.returncode} before answering")
+
+
+async def refused_at(port: int) -> float:
+    """When a new connection to `port` is first refused. A connection accepted before that must still
+    be answered properly (the signal may not have been handled yet).
+
+    A connection the kernel completed while the listener was closing, but that the service never
+    accepted, is reset before a byte of answer: for the client that is a refusal too (nothing was
+    processed; it may retry elsewhere)."""
+    async with asyncio.timeout(5):
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except ConnectionRefusedError:
+                return time.monotonic()
+            answer = b""
+            try:
+                writer.write(b"GET /up HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                while chunk := await reader.read(65536):
+                    answer += chunk
+            except ConnectionResetError:
+                if not answer:
+                    return time.monotonic()
+                raise  # an answer cut short: a request the service took and dropped
+            finally:
+                writer.close()
+            assert answer.startswith(b"HTTP/1.1 "), answer[:200]
+            await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize(("backend", "workers"), CASES, ids=[f"{b}-{w}worker" for b, w in CASES])
+async def test_sigterm_finishes_in_flight_requests_and_closes_pools(
+    backend: str, workers: int, database_url: str, database_proxy: TcpProxy, tmp_path: Path
+) -> None:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    (tmp_path / "empty.env").write_text("", encoding="utf-8")
+    env = environment(
+        DATABASE_URL=through(database_url, database_proxy),
+        APP_KEY=TEST_APP_KEY,
+        BCRYPT_ROUNDS="12",
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WORKERS=str(workers),
+        LOG_LEVEL="INFO",
+    )
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "sanctum_py", "--env-file", str(tmp_path / "empty.env"), "serve"),
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        async with ClientSession(connector=TCPConnector(force_close=True)) as http:
+            await until_up(http, base_url, process)
+            username = f"sigterm{RUN_ID}{backend}{workers}"
+            password = "correct horse battery"
+            registration = {
+                "name": "Sig",
+                "username": username,
+                "email": f"{username}@example.com",
+                "password": password,
+                "password_confirmation": password,
+            }
+            async with http.post(f"{base_url}/api/register", json=registration) as response:
+                assert response.status == 201, await response.text()
+
+            async def login() -> tuple[int, float]:
+                credentials = {"login": username, "password": password}
+                async with http.post(f"{base_url}/api/login", json=credentials) as response:
+                    await response.read()
+                    return response.status, time.monotonic()
+
+            logins = [asyncio.create_task(login()) for _ in range(LOGINS)]
+            await asyncio.sleep(0.3)  # all of them reach the server; bcrypt keeps most of them busy
+            process.send_signal(signal.SIGTERM)
+            signalled_at = time.monotonic()
+            refused = await refused_at(port)
+            answers = await asyncio.gather(*logins)
+        returncode = await asyncio.wait_for(process.wait(), STOP_SECONDS + 5)
+        stopped_at = time.monotonic()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    output = log_path.read_text(encoding="utf-8", errors="replace")
+    record_output(f"serve --workers {workers}", output)
+
+    # Every in-flight login got its normal answer, some of them only after the signal, ...
+    assert [status for status, _ in answers] == [200] * LOGINS, output[-3000:]
+    last_answer = max(at for _, at in answers)
+    assert last_answer > signalled_at
+    # ... while the port already refused new connections; then the process exited cleanly and promptly.
+    assert refused < last_answer, (refused - signalled_at, last_answer - signalled_at)
+    assert returncode == 0, output[-3000:]
+    assert stopped_at - signalled_at < STOP_SECONDS
+    assert [alarm for alarm in ALARMS if alarm in output] == [], output[-3000:]
+    # Every database connection (the start-up migration check's, each worker's pool) said goodbye.
+    assert database_proxy.links
+    assert [
+        (link.closed, link.client_tail)
+        for link in database_proxy.links
+        if not link.closed or not link.client_tail.endswith(GOODBYE[backend])
+    ] == []
