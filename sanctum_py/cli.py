@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -14,15 +15,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from sanctum_py.observability.access_log import SafeAccessLogger
+from sanctum_py.observability.logs import configure_logging  # LOG_LEVEL, LOG_FORMAT; SQL loggers held at INFO
 from sanctum_py.settings import Settings, generate_app_key, load_settings
 
 log = logging.getLogger("sanctum_py")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Tortoise logs every query with its parameters at DEBUG: keep it quiet whatever the level.
-    logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLogger().level))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if value is not None
     }
     settings = load_settings(args.env_file, **overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "prune-expired":
@@ -161,10 +158,12 @@ def _unapplied_migrations(settings: Settings) -> list[str]:
     """Migrations the database still lacks. An unreachable database is not a reason to refuse to start
     (it may come back; requests answer 503 meanwhile), a schema that is behind the code is."""
     from sanctum_py.db.migrate import pending_migrations
+    from sanctum_py.db.outage import is_link_failure
     from sanctum_py.db.setup import close_database, init_database
 
     async def check() -> list[str]:
-        await init_database(settings.database_url)
+        # DATABASE_TIMEOUT here too: a database behind a dead link must not hold the start for minutes.
+        await init_database(settings.database_url, settings.database_timeout)
         try:
             return await pending_migrations()
         finally:
@@ -172,7 +171,9 @@ def _unapplied_migrations(settings: Settings) -> list[str]:
 
     try:
         return asyncio.run(check())
-    except (OSError, ConnectionError) as error:
+    except Exception as error:
+        if not is_link_failure(error):
+            raise
         log.warning("database unreachable at start (%s); serving anyway", type(error).__name__)
         return []
 
@@ -210,16 +211,29 @@ def _serve(settings: Settings) -> int:
 def _run_worker(settings: Settings) -> None:
     from sanctum_py.app import create_app
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    app = create_app(settings)
+    app.on_startup.append(_freeze_startup_heap)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         reuse_port=settings.workers > 1,
         shutdown_timeout=10,
         print=lambda message: log.info("%s (pid %s)", message.strip(), os.getpid()),
-        access_log=None,
+        # Off unless ACCESS_LOG: a line per request costs throughput. When on, never aiohttp's default
+        # line, which quotes the query string and the Referer (signatures, reset tokens).
+        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+        access_log_class=SafeAccessLogger,
     )
+
+
+async def _freeze_startup_heap(_app: web.Application) -> None:
+    """Move everything allocated at start-up (modules, models, the OpenAPI document) out of the
+    garbage collector's sight: it lives as long as the process, and full collections would otherwise
+    walk it again and again while serving."""
+    gc.collect()
+    gc.freeze()
 
 
 if __name__ == "__main__":

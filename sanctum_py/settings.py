@@ -11,10 +11,10 @@ import base64
 import logging
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger("sanctum_py.settings")
 
@@ -28,16 +28,28 @@ class Settings(BaseSettings):
     app_key: str = Field("", description="Laravel APP_KEY (`base64:...`); generated into .env when missing")
     app_url: str = "http://127.0.0.1:8000"
     database_url: str = DEFAULT_DATABASE_URL
+    database_timeout: float = Field(
+        5.0, gt=0, description="seconds to connect, to wait for a pooled connection, per query; then 503"
+    )
     redis_url: str | None = None
     redis_prefix: str = Field("sanctum_py:", description="namespace of every Redis key")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field("text", description="`json`: one JSON object per line, with request_id")
+    access_log: bool = Field(False, description="one line per request: method, path (no query), status, time")
+
+    # --- operating ---------------------------------------------------------------------------------
+    metrics: Literal["off", "on"] = Field("off", description="Prometheus metrics at GET /metrics")
+    metrics_token: SecretStr | None = Field(None, description="when set, /metrics wants `Authorization: Bearer <it>`")
 
     # --- serving -----------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1)
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="larger bodies get Laravel's 413")
-    trusted_proxies: list[str] = Field(default_factory=list, description="peers whose X-Forwarded-For counts")
+    # NoDecode: the variable is comma-separated (as documented), not JSON; _split_csv splits it.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="peers whose X-Forwarded-For counts"
+    )
     cors_allowed_origins: str = "*"
 
     # --- Sanctum -----------------------------------------------------------------------------------
@@ -105,7 +117,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("sanctum_expiration", "redis_url", "token_minutes", mode="before")
+    @field_validator("sanctum_expiration", "redis_url", "token_minutes", "metrics_token", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -18,12 +18,12 @@ from typing import Any
 import asyncmy
 import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from tortoise import connections
 
 from sanctum_py.app import create_app
 from sanctum_py.db.migrate import migrate
+from sanctum_py.observability.access_log import SafeAccessLogger
 from sanctum_py.settings import Settings
 from tests.support.contract import ContractClient
 
@@ -33,6 +33,10 @@ MYSQL_ADMIN_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BACKENDS = [b.strip() for b in os.environ.get("SANCTUM_TEST_BACKENDS", "sqlite,postgres,mariadb").split(",")]
 TEST_APP_KEY = "base64:1oZSECVBtWwUcL3mQQmv7fdDJT042gsQCCDR8WVOlrQ="
+# The whole suite logs at DEBUG into a file that must hold none of the secrets it sees (tests/support/secret_scan.py).
+pytest_plugins = ["tests.support.secret_scan"]
+
+
 TABLES = ("personal_access_tokens", "password_reset_tokens", "refresh_tokens", "two_factor_challenges", "users")
 
 
@@ -134,7 +138,7 @@ ClientFactory = Callable[..., Awaitable[ContractClient]]
 
 @pytest.fixture
 async def make_client(
-    aiohttp_client: Callable[[web.Application], Awaitable[TestClient]],
+    aiohttp_client: Callable[[TestServer], Awaitable[TestClient]],
     make_settings: Callable[..., Settings],
 ) -> AsyncIterator[ClientFactory]:
     """Start an app with the given setting overrides on a clean database; every response it
@@ -143,7 +147,11 @@ async def make_client(
 
     async def factory(**overrides: Any) -> ContractClient:
         nonlocal first
-        client = await aiohttp_client(create_app(make_settings(**overrides)))
+        # The access log `serve` writes with ACCESS_LOG=true, not aiohttp's default (which quotes query
+        # strings). Started here: aiohttp_client's server_kwargs never reach the runner.
+        server = TestServer(create_app(make_settings(**overrides)))
+        await server.start_server(access_log_class=SafeAccessLogger)
+        client = await aiohttp_client(server)
         if first:
             await truncate_tables()
             first = False

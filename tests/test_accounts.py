@@ -13,6 +13,7 @@ from sanctum_py.db.models import PersonalAccessToken, User
 from sanctum_py.http.keys import SERVICES
 from tests.support.api import JSON_HEADERS, bearer, login, register
 from tests.support.contract import ContractClient
+from tests.support.secret_scan import record_output
 
 INVALID = {"message": "The given data was invalid.", "errors": {"login": ["Invalid credentials."]}}
 
@@ -140,13 +141,16 @@ async def test_login_throttle_is_shared_through_redis(make_client: object) -> No
 
 def test_create_user_cli_can_make_an_admin(tmp_path: Path, database_url: str) -> None:
     env_file = tmp_path / "test.env"
-    env_file.write_text(f"DATABASE_URL={database_url}\nAPP_KEY=base64:{'A' * 43}=\nBCRYPT_ROUNDS=4\n")
+    # LOG_LEVEL=DEBUG: what the command logs joins the suite's secret scan (tests/support/secret_scan.py).
+    env_file.write_text(f"DATABASE_URL={database_url}\nAPP_KEY=base64:{'A' * 43}=\nBCRYPT_ROUNDS=4\nLOG_LEVEL=DEBUG\n")
     command = [sys.executable, "-m", "sanctum_py", "--env-file", str(env_file), "create-user", "--name", "Root"]
     command += ["--username", "root_cli", "--email", "root_cli@example.com", "--role", "admin"]
     result = subprocess.run([*command, "--password", "password123"], capture_output=True, text=True, check=False)
+    record_output("create-user", result.stdout + result.stderr)
     assert result.returncode == 0, result.stderr
     assert "with role admin" in result.stdout
     again = subprocess.run([*command, "--password", "short"], capture_output=True, text=True, check=False)
+    record_output("create-user", again.stdout + again.stderr)
     assert again.returncode == 1
     assert "The username has already been taken." in again.stderr
     assert "The password must be at least 8 characters." in again.stderr

@@ -18,12 +18,14 @@ from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import PersonalAccessToken
 from tests.support.api import register
 from tests.support.contract import ContractClient
+from tests.support.secret_scan import record_output
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "APP_", "REDIS_", "WORKERS"))}
+ENV["LOG_LEVEL"] = "DEBUG"  # what the commands log joins the suite's secret scan (tests/support/secret_scan.py)
 
 
 def run_cli(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "sanctum_py", *args],
         cwd=cwd,
         env=ENV,
@@ -32,6 +34,8 @@ def run_cli(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedP
         timeout=timeout,
         check=False,
     )
+    record_output(" ".join(args), result.stdout + result.stderr)
+    return result
 
 
 def free_port() -> int:
@@ -82,6 +86,7 @@ def test_fresh_directory_migrates_and_serves(tmp_path: Path) -> None:
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=20)
+    record_output("serve", output)
     assert server.returncode == 0, output
     assert "APP_KEY was not set" not in output  # generated once, then read from .env
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from sanctum_py.db.models import PersonalAccessToken
+from sanctum_py.http.handlers.devices import CREDENTIALS_INCORRECT
 from tests.support.api import JSON_HEADERS, bearer, register
 from tests.support.contract import ContractClient
 
@@ -41,6 +42,20 @@ async def test_sanctum_token_failures(client: ContractClient) -> None:
         "password": ["The password field is required."],
         "device_name": ["The device name field is required."],
     }
+
+
+async def test_sanctum_token_password_of_any_json_type(client: ContractClient) -> None:
+    """The Laravel docs' rules say only `required`: Hash::check casts a number or a boolean to a string,
+    so 12345678 is the password "12345678"; an array (PHP's TypeError, a 500) is wrong credentials here.
+    Found by tests/test_fuzz_contract.py (it was a 500)."""
+    await register(client, password="12345678", password_confirmation="12345678")
+    as_number = {"email": "ahmet@example.com", "password": 12345678, "device_name": "x"}
+    response = await client.post("/sanctum/token", json=as_number)
+    assert response.status == 200, response.text
+    for password in ([None, None], {"a": "12345678"}, ["12345678"], False, 12345678.5):
+        wrong = {**as_number, "password": password}
+        response = await client.post("/sanctum/token", json=wrong)
+        assert (response.status, response.json()["errors"]) == (422, {"email": [CREDENTIALS_INCORRECT]}), password
 
 
 async def test_login_takes_device_name_and_abilities(client: ContractClient) -> None:

@@ -58,6 +58,7 @@ QR = "/api/user/two-factor-qr-code"
 SECRET = "/api/user/two-factor-secret-key"
 CODES = "/api/user/two-factor-recovery-codes"
 CHALLENGE = "/api/two-factor-challenge"
+RACERS = 20  # concurrent presentations of one single-use secret in the race tests
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -543,8 +544,10 @@ async def test_a_deactivated_account_is_refused_after_the_second_factor(enabled:
 
 async def test_concurrent_use_of_one_challenge_signs_in_once(enabled: Account) -> None:
     challenge = await enabled.challenge()
-    responses = await asyncio.gather(*(complete(enabled.client, challenge, code=enabled.code(0)) for _ in range(8)))
-    assert sorted(r.status for r in responses) == [200] + [422] * 7
+    responses = await asyncio.gather(
+        *(complete(enabled.client, challenge, code=enabled.code(0)) for _ in range(RACERS))
+    )
+    assert sorted(r.status for r in responses) == [200] + [422] * (RACERS - 1)
     assert all(r.json() == INVALID_CODE for r in responses if r.status == 422)
 
 
@@ -558,16 +561,27 @@ async def test_concurrent_different_codes_on_one_challenge_sign_in_once(enabled:
 
 
 async def test_concurrent_use_of_one_totp_code_signs_in_once(enabled: Account) -> None:
-    challenges = [await enabled.challenge() for _ in range(6)]
+    challenges = [await enabled.challenge() for _ in range(RACERS)]
     responses = await asyncio.gather(*(complete(enabled.client, c, code=enabled.code(0)) for c in challenges))
-    assert sorted(r.status for r in responses) == [200] + [422] * 5
+    assert sorted(r.status for r in responses) == [200] + [422] * (RACERS - 1)
+    assert all(r.json() == INVALID_CODE for r in responses if r.status == 422)
+
+
+async def test_concurrent_confirmations_with_one_code_confirm_once(account: Account) -> None:
+    """Confirming spends the TOTP code too: of many confirmations with it, one succeeds."""
+    await account.enable(confirm_offset=None)
+    responses = await asyncio.gather(*(account.post(CONFIRM, json={"code": account.code(0)}) for _ in range(RACERS)))
+    assert sorted(r.status for r in responses) == [200] + [422] * (RACERS - 1)
+    assert all(r.body == b'""' for r in responses if r.status == 200)
+    assert all(r.json() == INVALID_CODE for r in responses if r.status == 422)
+    assert (await User.get(id=(await account.get("/api/me")).json()["id"])).two_factor_confirmed_at is not None
 
 
 async def test_concurrent_use_of_one_recovery_code_signs_in_once(enabled: Account) -> None:
     code = (await enabled.recovery_codes())[5]
-    challenges = [await enabled.challenge() for _ in range(6)]
+    challenges = [await enabled.challenge() for _ in range(RACERS)]
     responses = await asyncio.gather(*(complete(enabled.client, c, recovery_code=code) for c in challenges))
-    assert sorted(r.status for r in responses) == [200] + [422] * 5
+    assert sorted(r.status for r in responses) == [200] + [422] * (RACERS - 1)
     assert all(r.json() == INVALID_RECOVERY for r in responses if r.status == 422)
     after = await enabled.recovery_codes()
     assert len(set(after)) == 8 and code not in after

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.token_cache import TokenCache, VerifiedToken
 from sanctum_py.core.tokens import generate_secret, hash_secret, hashes_match, parse_token
 from sanctum_py.db.fields import utc_now
@@ -39,8 +40,10 @@ class AccessTokens:
         expiration_minutes: int | None = None,
         last_used_interval: float = 60,
         cache: TokenCache | None = None,
+        events: AuthEvents = NO_EVENTS,
     ) -> None:
         self.tokenable_type = tokenable_type
+        self.events = events
         self.prefix = prefix
         self.expiration_minutes = expiration_minutes
         self.last_used_interval = last_used_interval
@@ -68,6 +71,7 @@ class AccessTokens:
             created_at=now,
             updated_at=now,
         )
+        self.events.tokens_issued("access")
         return NewAccessToken(token=token, plain_text=f"{token.id}|{secret}")
 
     async def authenticate(self, presented: str | None) -> VerifiedToken | None:
@@ -78,21 +82,22 @@ class AccessTokens:
         if parsed is None:
             return None
         token_hash = hash_secret(parsed.secret)
-        cached = self.cache.get(token_hash)
+        now = time.monotonic()
+        cached = self.cache.get(token_hash, now)
         if cached is not None and (parsed.token_id is None or parsed.token_id == cached.token_id):
-            if self._expired(cached.expires_at):
+            if cached.expires_at is not None and self._expired(cached.expires_at):
                 self.cache.forget_token(cached.token_id)
                 return None
-            if self.cache.is_aging(cached):
+            if self.cache.is_aging(cached, now):
                 # Reload before the entry lapses, so a busy token never makes every in-flight request
                 # miss at once; the answer stays the cached one until the reload lands.
                 self._start_load(parsed.token_id, parsed.secret, token_hash)
-            self._touch(cached)
+            self._touch(cached, now)
             return cached
         verified = await asyncio.shield(self._start_load(parsed.token_id, parsed.secret, token_hash))
         if verified is None:
             return None
-        self._touch(verified)
+        self._touch(verified, time.monotonic())
         return verified
 
     def _start_load(self, token_id: int | None, secret: str, token_hash: str) -> asyncio.Future[VerifiedToken | None]:
@@ -162,9 +167,8 @@ class AccessTokens:
     def _expired(expires_at: datetime | None) -> bool:
         return expires_at is not None and expires_at <= utc_now()
 
-    def _touch(self, verified: VerifiedToken) -> None:
+    def _touch(self, verified: VerifiedToken, now: float) -> None:
         """Record last_used_at, at most once per interval per token, off the request path."""
-        now = time.monotonic()
         written = self._last_used_written.get(verified.token_id)
         if written is not None and now - written < self.last_used_interval:
             return
@@ -181,12 +185,14 @@ class AccessTokens:
             log.warning("could not record last_used_at for token %s", token_id, exc_info=True)
 
     async def revoke(self, token_id: int) -> None:
-        await PersonalAccessToken.filter(id=token_id).delete()
+        self._revoked(await PersonalAccessToken.filter(id=token_id).delete())
         self.cache.forget_token(token_id)
         self._last_used_written.pop(token_id, None)
 
     async def revoke_all_for(self, user_id: int) -> None:
-        await PersonalAccessToken.filter(tokenable_type=self.tokenable_type, tokenable_id=user_id).delete()
+        self._revoked(
+            await PersonalAccessToken.filter(tokenable_type=self.tokenable_type, tokenable_id=user_id).delete()
+        )
         self.cache.forget_user(user_id)
 
     async def revoke_all_except(self, user_id: int, keep_token_id: int) -> int:
@@ -195,6 +201,7 @@ class AccessTokens:
             .exclude(id=keep_token_id)
             .delete()
         )
+        self._revoked(deleted)
         self.cache.forget_user(user_id)
         return deleted
 
@@ -210,8 +217,13 @@ class AccessTokens:
         deleted = await PersonalAccessToken.filter(
             id=token_id, tokenable_type=self.tokenable_type, tokenable_id=user_id
         ).delete()
+        self._revoked(deleted)
         self.cache.forget_token(token_id)
         return deleted > 0
+
+    def _revoked(self, deleted: int) -> None:
+        if deleted:
+            self.events.tokens_revoked("access", deleted)
 
     async def drain(self) -> None:
         """Wait for pending last_used_at writes (at shutdown)."""

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from sanctum_py.core.access_tokens import AccessTokens
 from sanctum_py.core.accounts import Accounts
 from sanctum_py.core.encrypter import Encrypter
+from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.hashing import PasswordHasher
 from sanctum_py.core.login import LoginFlow
 from sanctum_py.core.passwords import PasswordResets, ResetConfig, SessionRevoker, bind_reset_table
@@ -39,9 +40,10 @@ class Services:
     passwords: PasswordResets
     verification: EmailVerification
     refresh: RefreshTokens | None = None  # set when REFRESH_TOKENS is on
+    events: AuthEvents = NO_EVENTS  # who hears about logins, tokens and outages (metrics, when on)
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
+    def build(cls, settings: Settings, events: AuthEvents = NO_EVENTS) -> Services:
         hasher = PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_threads)
         limiter = _limiter(settings)
         accounts = Accounts(hasher, case_insensitive=settings.case_insensitive_identifiers)
@@ -51,6 +53,7 @@ class Services:
             expiration_minutes=settings.sanctum_expiration,
             last_used_interval=settings.last_used_write_interval,
             cache=TokenCache(ttl=settings.token_cache_seconds if token_cache_enabled(settings) else 0),
+            events=events,
         )
         sessions = TokenSessions(
             tokens,
@@ -64,9 +67,10 @@ class Services:
             default_token_name=settings.token_name,
             max_attempts=settings.login_max_attempts,
             max_failures_per_hour=settings.login_max_failures_per_hour,
+            events=events,
         )
         encrypter = Encrypter(settings.app_key_bytes)
-        refresh = _refresh_tokens(settings, sessions, limiter, encrypter)
+        refresh = _refresh_tokens(settings, sessions, limiter, encrypter, events)
         mailer = build_mailer(settings)
         two_factor = TwoFactorAuth(
             encrypter=encrypter,
@@ -78,6 +82,7 @@ class Services:
             cache=tokens.cache,
             limiter=limiter,
             max_failures_per_hour=settings.login_max_failures_per_hour,
+            events=events,
         )
         login.challenges = two_factor
         outbox, passwords, verification = _account_mail_flows(
@@ -98,6 +103,7 @@ class Services:
             passwords=passwords,
             verification=verification,
             refresh=refresh,
+            events=events,
         )
 
     async def close(self) -> None:
@@ -144,7 +150,7 @@ def _account_mail_flows(
 
 
 def _refresh_tokens(
-    settings: Settings, sessions: TokenSessions, limiter: RateLimiter, encrypter: Encrypter
+    settings: Settings, sessions: TokenSessions, limiter: RateLimiter, encrypter: Encrypter, events: AuthEvents
 ) -> RefreshTokens | None:
     """With REFRESH_TOKENS on, logins also get a refresh token and access tokens expire."""
     if not settings.refresh_tokens:
@@ -159,6 +165,7 @@ def _refresh_tokens(
         grace_seconds=settings.refresh_reuse_grace_seconds,
         throttle_seconds=settings.refresh_throttle_seconds,
         default_token_name=settings.token_name,
+        events=events,
     )
     sessions.refresh = refresh
     sessions.access_minutes = settings.access_token_minutes

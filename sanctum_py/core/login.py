@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sanctum_py.core.accounts import Accounts
+from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.ratelimit import RateLimiter
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import User
@@ -82,6 +83,7 @@ class LoginFlow:
     max_attempts: int = 5
     max_failures_per_hour: int = 100
     challenges: ChallengeIssuer | None = field(default=None)
+    events: AuthEvents = field(default=NO_EVENTS)
 
     async def login(self, attempt: LoginAttempt) -> Session | Challenge:
         user = await self.accounts.find_by_login(attempt.login)
@@ -91,15 +93,21 @@ class LoginFlow:
         for key, limit in ((login_key, self.max_attempts), (account_key, self.max_failures_per_hour)):
             retry_after = await self.limiter.blocked_for(key, limit)
             if retry_after is not None:
+                self.events.login("throttled")
                 raise LoginThrottled(retry_after, limit)
 
+        # Always one bcrypt check (the hasher burns a dummy hash for an unknown user): testing `user is None`
+        # first would skip it and answer unknown logins ~100x faster, an enumeration oracle.
         password_hash = user.password if user is not None else None
-        if user is None or not await self.accounts.hasher.verify(attempt.password, password_hash):
+        password_ok = await self.accounts.hasher.verify(attempt.password, password_hash)
+        if user is None or not password_ok:
             await self.limiter.hit(login_key, LOGIN_DECAY_SECONDS)
             await self.limiter.hit(account_key, ACCOUNT_DECAY_SECONDS)
+            self.events.login("failed")
             raise InvalidCredentials
         await self.limiter.clear(login_key)
         if not user.is_active:
+            self.events.login("inactive")
             raise AccountInactive
 
         if self.challenges is not None and self.challenges.required_for(user):
@@ -115,4 +123,5 @@ class LoginFlow:
             remember=attempt.remember,
         )
         await self.accounts.record_login(user, utc_now())
+        self.events.login("ok")
         return session

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 
 from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken
 from sanctum_py.core.encrypter import DecryptException, Encrypter
+from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.login import Session
 from sanctum_py.core.ratelimit import RateLimiter
 from sanctum_py.core.tokens import generate_secret, hash_secret
@@ -71,6 +72,7 @@ class RefreshTokens:
     grace_seconds: int = 10
     throttle_seconds: int = 30
     default_token_name: str = "auth_token"
+    events: AuthEvents = NO_EVENTS
 
     def __post_init__(self) -> None:
         self._timers: set[asyncio.Task[None]] = set()
@@ -104,6 +106,7 @@ class RefreshTokens:
             created_at=now,
             updated_at=now,
         )
+        self.events.tokens_issued("refresh")
         return f"{row.id}|{secret}"
 
     # --- rotating ---------------------------------------------------------------------------------------
@@ -238,6 +241,7 @@ class RefreshTokens:
             )
             if not changed:
                 break
+            self.events.tokens_revoked("refresh", changed)
         access_ids = await RefreshToken.filter(family=family, access_token_id__isnull=False).values_list(
             "access_token_id", flat=True
         )

@@ -44,18 +44,18 @@ class TokenCache:
     def enabled(self) -> bool:
         return self.ttl > 0
 
-    def get(self, token_hash: str) -> VerifiedToken | None:
+    def get(self, token_hash: str, now: float | None = None) -> VerifiedToken | None:
         entry = self._by_hash.get(token_hash)
         if entry is None:
             return None
-        if time.monotonic() - entry.cached_at > self.ttl:
+        if (time.monotonic() if now is None else now) - entry.cached_at > self.ttl:
             self._drop(token_hash)
             return None
         return entry
 
-    def is_aging(self, entry: VerifiedToken) -> bool:
+    def is_aging(self, entry: VerifiedToken, now: float) -> bool:
         """Past three quarters of its life: time to reload it in the background."""
-        return time.monotonic() - entry.cached_at > self.ttl * 0.75
+        return now - entry.cached_at > self.ttl * 0.75
 
     def put(self, entry: VerifiedToken, loaded_at_generation: int) -> None:
         if not self.enabled or loaded_at_generation != self.generation:

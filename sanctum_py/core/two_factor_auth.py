@@ -32,6 +32,7 @@ from tortoise.expressions import F, Q
 
 from sanctum_py.core import two_factor
 from sanctum_py.core.encrypter import DecryptException, Encrypter
+from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.login import (
     ACCOUNT_DECAY_SECONDS,
     AccountInactive,
@@ -94,6 +95,7 @@ class TwoFactorAuth:
         limiter: RateLimiter | None = None,
         max_failures_per_hour: int = 100,
         clock: Callable[[], float] = time.time,
+        events: AuthEvents = NO_EVENTS,
     ) -> None:
         self.encrypter = encrypter
         self.sessions = sessions
@@ -105,6 +107,7 @@ class TwoFactorAuth:
         self.limiter = limiter
         self.max_failures_per_hour = max_failures_per_hour
         self.clock = clock  # unix time the TOTP checks use
+        self.events = events
 
     # --- setup (Fortify's actions) ----------------------------------------------------------------
 
@@ -200,7 +203,20 @@ class TwoFactorAuth:
 
     async def complete_challenge(self, token: str, code: str | None, recovery_code: str | None) -> Session:
         """TwoFactorAuthenticatedSessionController::store: a recovery code first, else a TOTP code;
-        then the session the password login would have started."""
+        then the session the password login would have started (which reports the login as "ok")."""
+        try:
+            return await self._complete_challenge(token, code, recovery_code)
+        except ChallengeFailed:
+            self.events.login("failed")
+            raise
+        except LoginThrottled:
+            self.events.login("throttled")
+            raise
+        except AccountInactive:
+            self.events.login("inactive")
+            raise
+
+    async def _complete_challenge(self, token: str, code: str | None, recovery_code: str | None) -> Session:
         failure = ChallengeFailed(recovery=bool(recovery_code))
         challenge = await self._find_challenge(token)
         if challenge is None:

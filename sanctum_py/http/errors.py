@@ -13,6 +13,8 @@ import logging
 from aiohttp import web
 from tortoise.exceptions import DBConnectionError, OperationalError
 
+from sanctum_py.db.outage import is_link_failure
+from sanctum_py.http.keys import SERVICES
 from sanctum_py.http.responses import (
     HttpError,
     ServiceUnavailable,
@@ -52,6 +54,8 @@ def render_exception(request: web.Request, error: BaseException) -> web.StreamRe
         return error_response(error.reason if error.status >= 400 else "", error.status)
     if _is_outage(error):
         log.error("database unavailable: %s", type(error).__name__)
+        if not isinstance(error, ServiceUnavailable):  # not /up's own verdict (which may be about Redis)
+            request.app[SERVICES].events.database_error()
         return error_response("Service Unavailable.", 503, headers={"Retry-After": "5"})
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
     return error_response("Server Error", 500)
@@ -59,6 +63,8 @@ def render_exception(request: web.Request, error: BaseException) -> web.StreamRe
 
 def _is_outage(error: BaseException) -> bool:
     if isinstance(error, (ServiceUnavailable, DBConnectionError, ConnectionError, asyncio.TimeoutError)):
+        return True
+    if is_link_failure(error):  # driver errors Tortoise leaves untranslated (e.g. a link lost on release)
         return True
     if isinstance(error, OperationalError):
         cause = error.__cause__ or error.__context__

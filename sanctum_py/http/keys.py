@@ -9,6 +9,7 @@ from aiohttp import web
 
 from sanctum_py.core.container import Services
 from sanctum_py.core.token_cache import VerifiedToken
+from sanctum_py.observability.metrics import Metrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -31,6 +32,7 @@ class RoutePolicy:
 
 SERVICES = web.AppKey("services", Services)
 POLICIES = web.AppKey("policies", dict[Handler, RoutePolicy])
+METRICS = web.AppKey("metrics", Metrics)  # only with METRICS=on
 AUTH = web.RequestKey("auth", VerifiedToken)  # the token of an authenticated request
 
 

@@ -25,8 +25,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.support.secret_scan import observe_mail, remember
+
 SMTP_USER = "mailer"
 SMTP_PASSWORD = "s3cret-smtp-pässword"
+remember(SMTP_PASSWORD, "tests.mail.conftest.SMTP_PASSWORD")
 
 
 def free_port() -> int:
@@ -56,6 +59,7 @@ class RecordingHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        observe_mail(envelope.content)  # the reset tokens and signatures it carries must never be logged
         return "250 Message accepted for delivery"
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
