@@ -100,10 +100,10 @@ def _size(value: Any) -> tuple[int, str]:
         return len(value), "string"  # mb_strlen counts code points, as len() does
     if value is None:
         return 0, "string"
-    return len(_php_string(value)), "string"
+    return len(php_string(value)), "string"
 
 
-def _php_string(value: Any) -> str:
+def php_string(value: Any) -> str:
     """(string) $value for what json_decode produces; floats as PHP writes them (precision 14)."""
     if not isinstance(value, float):
         return str(value)
@@ -313,7 +313,7 @@ def _bound_value(value: Any) -> str | None:
             return None
         if isinstance(item, bool):
             return "1" if item else ""
-        text = item if isinstance(item, str) else _php_string(item)
+        text = item if isinstance(item, str) else php_string(item)
         # NUL or invalid UTF-8 is in no stored row, and would make the database reject the query
         return None if "\0" in text or _has_surrogates(text) else text
     return None

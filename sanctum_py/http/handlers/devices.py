@@ -23,14 +23,30 @@ from sanctum_py.http.validation import (
     Max,
     Rules,
     ValidationFailed,
+    php_string,
     validate_input,
 )
+
+CREDENTIALS_INCORRECT = "The provided credentials are incorrect."
 
 
 class DeviceTokenInput(BaseModel):
     email: Annotated[str, Rules(REQUIRED, EMAIL)]
-    password: Annotated[str, Rules(REQUIRED)]
+    password: Annotated[Any, Rules(REQUIRED)]  # the Laravel docs' rules: `required` only, any JSON type
     device_name: Annotated[str, Rules(REQUIRED, STRING, Max(255))]
+
+
+def php_password(value: Any) -> str | None:
+    """The string Hash::check() compares, under PHP's weak typing: a number or a boolean is cast
+    ((string) 12345678 is "12345678", true is "1", false is ""). An array makes password_verify()
+    throw a TypeError, Laravel's 500; here it matches no password: None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else ""
+    if isinstance(value, (int, float)):
+        return php_string(value)
+    return None
 
 
 class LogoutAllInput(BaseModel):
@@ -41,16 +57,19 @@ async def device_token(request: web.Request) -> web.Response:
     """The Laravel docs' mobile login: the bare plain-text token, or 422 on `email`."""
     services = request.app[SERVICES]
     data = await validate_input(DeviceTokenInput, await read_input(request))
+    password = php_password(data.password)
+    if password is None:  # nothing to check: no account can match, so no attempt is counted either
+        raise ValidationFailed({"email": [CREDENTIALS_INCORRECT]})
     attempt = LoginAttempt(
         login=data.email,
-        password=data.password,
+        password=password,
         ip=client_ip(request, tuple(services.settings.trusted_proxies)),
         device_name=data.device_name,
     )
     try:
         outcome = await services.login.login(attempt)
     except (InvalidCredentials, AccountInactive):
-        raise ValidationFailed({"email": ["The provided credentials are incorrect."]}) from None
+        raise ValidationFailed({"email": [CREDENTIALS_INCORRECT]}) from None
     except LoginThrottled as throttled:
         raise TooManyAttempts(throttled.max_attempts, throttled.retry_after) from None
     if isinstance(outcome, Challenge):  # a bare token must not bypass the second factor
