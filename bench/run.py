@@ -13,41 +13,51 @@ starts is stopped (and the PostgreSQL database it created dropped) on the way ou
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
 import contextlib
-import http.client
 import json
 import os
-import platform
-import re
-import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import bcrypt
+from common import (
+    BCRYPT_ROUNDS,
+    BCRYPT_THREADS,
+    DATABASES,
+    DEFAULT_POSTGRES_URL,
+    HOST,
+    PASSWORD,
+    Server,
+    WrkResult,
+    exit_on_sigterm,
+    expect,
+    free_port,
+    fresh_database,
+    machine_info,
+    parse_service_env,
+    progress,
+    register_user,
+    request,
+    require_wrk,
+    rss_mb,
+    run_wrk,
+    running,
+    start_server,
+    wait_ready,
+    write_get_script,
+    write_login_script,
+)
+from common import start_service as start_sanctum
 
-REPO = Path(__file__).resolve().parent.parent
 BARE_SERVER = Path(__file__).resolve().parent / "bare_server.py"
-HOST = "127.0.0.1"  # the only address any load is ever sent to
-DATABASES = ("sqlite", "postgres")
-
-# Service settings for every run: one process, cost-10 bcrypt on 2 threads (what the raw bcrypt
-# baseline runs), and a rate limit nobody can reach, so 429s never shape the figures.
-RATE_LIMIT_OFF = "1000000000"
-BCRYPT_ROUNDS = 10
-BCRYPT_THREADS = 2
-PASSWORD = "bench-password-123"
 
 # Targets.
 ME_MIN_RATIO = 0.60  # /api/me req/s >= 60% of the bare handler's
@@ -56,24 +66,8 @@ RSS_MAX_MB = 100.0  # server VmRSS, before and after load
 P99_MAX_RATIO = 3.0  # /api/me p99 <= 3x the bare handler's p99, at P99_CONNECTIONS
 P99_CONNECTIONS = 64
 
-INSTALL_WRK = "wrk is not installed. Install it with:\n    apt-get update -qq && apt-get install -y -qq wrk"
-
 
 # --- results -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WrkResult:
-    requests_per_second: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    non_2xx: int  # any of these means the figure is not a clean measurement
-    socket_errors: int
-
-    @property
-    def errors(self) -> int:
-        return self.non_2xx + self.socket_errors
 
 
 @dataclass
@@ -97,253 +91,6 @@ class DatabaseRun:
     database: str
     rows: list[Row] = field(default_factory=list)
     measurements: dict[str, Any] = field(default_factory=dict)
-
-
-# --- wrk -----------------------------------------------------------------------------------------
-
-_LATENCY_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def _latency_ms(output: str, percentile: int) -> float:
-    match = re.search(rf"^\s*{percentile}(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
-    if match is None:
-        raise ValueError(f"no {percentile}% latency in wrk output:\n{output}")
-    return float(match.group(1)) * _LATENCY_UNITS_MS[match.group(2)]
-
-
-def parse_wrk(output: str) -> WrkResult:
-    """Read the figures out of `wrk --latency`'s text report."""
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
-    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
-    if rps is None or total is None:
-        raise ValueError(f"unexpected wrk output:\n{output}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    return WrkResult(
-        requests_per_second=float(rps.group(1)),
-        p50_ms=_latency_ms(output, 50),
-        p99_ms=_latency_ms(output, 99),
-        requests=int(total.group(1)),
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=sum(int(n) for n in sockets.groups()) if sockets else 0,
-    )
-
-
-def run_wrk(url: str, script: Path, connections: int, duration: int) -> WrkResult:
-    # -t2: two client threads, as the brief fixes; wrk needs at least one connection per thread.
-    threads = min(2, connections)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
-    command += ["-s", str(script), url]
-    # wrk stops itself after -d; the timeout only guards against a wedged wrk.
-    done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
-    return parse_wrk(done.stdout)
-
-
-def lua_string(value: str) -> str:
-    # JSON's escaping of an ASCII string is valid Lua string syntax.
-    return json.dumps(value, ensure_ascii=True)
-
-
-def write_get_script(path: Path, token: str) -> Path:
-    """The same script loads the bare handler and /api/me, so both parse the same request."""
-    path.write_text(
-        f'wrk.method = "GET"\n'
-        f'wrk.headers["Accept"] = "application/json"\n'
-        f'wrk.headers["Authorization"] = {lua_string("Bearer " + token)}\n',
-        encoding="utf-8",
-    )
-    return path
-
-
-def write_login_script(path: Path, login: str) -> Path:
-    body = json.dumps({"login": login, "password": PASSWORD})
-    path.write_text(
-        f'wrk.method = "POST"\n'
-        f"wrk.body = {lua_string(body)}\n"
-        f'wrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.headers["Accept"] = "application/json"\n',
-        encoding="utf-8",
-    )
-    return path
-
-
-# --- processes -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-
-
-def start_server(name: str, command: list[str], env: dict[str, str], port: int, log_path: Path) -> Server:
-    log_file = log_path.open("wb")
-    # Its own session: Ctrl-C in the terminal reaches only this script, which then stops the
-    # server in order, and stop_server can signal the whole group (WORKERS > 1 spawns children).
-    process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    log_file.close()  # the child holds its own descriptor
-    return Server(name, process, port, log_path)
-
-
-def stop_server(server: Server) -> None:
-    process = server.process
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)  # the group this script created, by its id
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-
-
-@contextlib.contextmanager
-def running(server: Server) -> Iterator[Server]:
-    try:
-        yield server
-    finally:
-        stop_server(server)
-
-
-def wait_ready(server: Server, path: str, timeout: float = 30.0) -> None:
-    """Until the server answers anything at all on `path`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"{server.name} exited ({server.process.returncode}):\n{log_tail(server.log_path)}")
-        try:
-            request(server.port, "GET", path)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{server.name} not ready after {timeout:.0f}s:\n{log_tail(server.log_path)}")
-
-
-def rss_mb(pid: int, key: str = "VmRSS") -> float:
-    """VmRSS (resident now) or VmHWM (resident peak) of a process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024  # the kernel reports kB
-    raise RuntimeError(f"no {key} for pid {pid}")
-
-
-# --- HTTP set-up calls ---------------------------------------------------------------------------
-
-
-def request(
-    port: int, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
-) -> tuple[int, bytes]:
-    headers = {"Accept": "application/json"}
-    payload = None
-    if body is not None:
-        payload = json.dumps(body).encode("utf-8")
-        headers["Content-Type"] = "application/json"
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    connection = http.client.HTTPConnection(HOST, port, timeout=30)
-    try:
-        connection.request(method, path, body=payload, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-def expect(status: int, body: bytes, wanted: int, what: str) -> dict[str, Any]:
-    if status != wanted:
-        raise RuntimeError(f"{what}: HTTP {status}, wanted {wanted}: {body[:500]!r}")
-    return dict(json.loads(body))
-
-
-def register_user(port: int) -> tuple[str, str]:
-    """A fresh user; returns (login, token)."""
-    username = f"bench_{secrets.token_hex(4)}"
-    fields = {"name": "Bench", "username": username, "email": f"{username}@example.com"}
-    status, body = request(
-        port, "POST", "/api/register", {**fields, "password": PASSWORD, "password_confirmation": PASSWORD}
-    )
-    return username, str(expect(status, body, 201, "register")["access_token"])
-
-
-# --- databases -----------------------------------------------------------------------------------
-
-
-async def _postgres_execute(admin_url: str, sql: str) -> None:
-    import asyncpg  # only needed when PostgreSQL is benchmarked
-
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-@contextlib.contextmanager
-def fresh_database(kind: str, workdir: Path, postgres_url: str) -> Iterator[str]:
-    """A new, empty database for one service run; a PostgreSQL one is dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite://{workdir / 'bench.sqlite'}"
-        return
-    name = f"bench_{os.getpid()}_{secrets.token_hex(3)}"  # only [a-z0-9_]: safe unquoted
-    admin_url = f"{postgres_url.rstrip('/')}/postgres"
-    asyncio.run(_postgres_execute(admin_url, f"CREATE DATABASE {name}"))
-    try:
-        yield f"{postgres_url.rstrip('/')}/{name}"
-    finally:
-        # FORCE: a connection left by a killed server must not keep the database alive.
-        asyncio.run(_postgres_execute(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
-def service_env(database_url: str, port: int, extra: dict[str, str]) -> dict[str, str]:
-    from sanctum_py.settings import Settings
-
-    # Drop every service setting inherited from this shell so only what is set here counts.
-    settings_names = {name.upper() for name in Settings.model_fields}
-    env = {key: value for key, value in os.environ.items() if key.upper() not in settings_names}
-    env.update(
-        APP_KEY="base64:" + base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
-        DATABASE_URL=database_url,
-        HOST=HOST,
-        PORT=str(port),
-        WORKERS="1",
-        BCRYPT_ROUNDS=str(BCRYPT_ROUNDS),
-        BCRYPT_THREADS=str(BCRYPT_THREADS),
-        API_RATE_LIMIT=RATE_LIMIT_OFF,
-        LOG_LEVEL="WARNING",
-    )
-    env.update(extra)
-    return env
-
-
-def migrate(env: dict[str, str], env_file: Path) -> None:
-    command = [sys.executable, "-m", "sanctum_py", "--env-file", str(env_file), "migrate"]
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"migrate failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
 # --- raw bcrypt ----------------------------------------------------------------------------------
@@ -381,10 +128,6 @@ class Options:
     service_env: dict[str, str]
 
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def measure(label: str, url: str, script: Path, connections: int, duration: int) -> WrkResult:
     result = run_wrk(url, script, connections, duration)
     errors = f", {result.errors} errors" if result.errors else ""
@@ -396,13 +139,7 @@ def measure(label: str, url: str, script: Path, connections: int, duration: int)
 
 
 def start_service(workdir: Path, database_url: str, options: Options, kind: str) -> Server:
-    port = free_port()
-    env = service_env(database_url, port, options.service_env)
-    # A settings file of our own: the project's .env is neither read nor written by the bench.
-    env_file = workdir / f"{kind}.env"
-    migrate(env, env_file)
-    command = [sys.executable, "-m", "sanctum_py", "--env-file", str(env_file), "serve"]
-    return start_server(f"sanctum_py ({kind})", command, env, port, workdir / f"{kind}.log")
+    return start_sanctum(workdir, database_url, options.service_env, kind)
 
 
 def start_bare(workdir: Path, body: bytes) -> Server:
@@ -602,16 +339,6 @@ def markdown_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def machine_info() -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "loadavg": Path("/proc/loadavg").read_text(encoding="ascii").split()[:3],
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-
-
 # --- entry point ---------------------------------------------------------------------------------
 
 
@@ -622,7 +349,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--login-connections", type=int, default=4, help="wrk connections for login (default 4)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed seconds before the passes (default 1)")
     parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
-    parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432", help="server, no db")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="server, no db")
     parser.add_argument(
         "--service-env",
         action="append",
@@ -654,24 +381,18 @@ def run_all(databases: Sequence[str], options: Options) -> list[DatabaseRun]:
     return runs
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    # SystemExit unwinds the ExitStacks: servers stopped, database dropped, temp dir removed.
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print(INSTALL_WRK, file=sys.stderr)
+    if not require_wrk():
         return 2
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     options = Options(
         duration=args.duration,
         connections=args.connections,
         login_connections=args.login_connections,
         warmup=args.warmup,
         postgres_url=args.postgres_url,
-        service_env=dict(item.split("=", 1) for item in args.service_env),
+        service_env=parse_service_env(args.service_env),
     )
     info = machine_info()
     progress(f"{info['cpus']} CPUs, load average {' '.join(info['loadavg'])}")
