@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 
@@ -194,6 +195,24 @@ async def test_last_used_at_is_recorded(make_client) -> None:
     await client.app[SERVICES].tokens.drain()  # the write happens off the request path
     rows = await query("SELECT last_used_at FROM personal_access_tokens")
     assert rows[0]["last_used_at"] is not None
+
+
+async def test_last_used_bookkeeping_forgets_tokens_past_the_interval(make_client) -> None:
+    """The map of when each token's last_used_at was written must not grow with every token ever used."""
+    client = await make_client(token_cache="off", last_used_write_interval=1)
+    tokens = client.app[SERVICES].tokens
+    early = [(await register(client, username=f"early{n}", email=f"early{n}@example.com")).json() for n in range(4)]
+    for body in early:
+        assert (await me(client, f"Bearer {body['access_token']}")).status == 200
+    assert len(tokens._last_used_written) == 4
+    await asyncio.sleep(1.1)
+    late = (await register(client, username="late", email="late@example.com")).json()["access_token"]
+    assert (await me(client, f"Bearer {late}")).status == 200
+    assert list(tokens._last_used_written) == [int(late.partition("|")[0])]
+    # A token forgotten that way is written again on its next use, as a stale entry would have been.
+    assert (await me(client, f"Bearer {early[0]['access_token']}")).status == 200
+    assert len(tokens._last_used_written) == 2
+    await tokens.drain()
 
 
 # --- /api/logout ---------------------------------------------------------------------------------

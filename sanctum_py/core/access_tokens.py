@@ -8,6 +8,7 @@ token (Sanctum writes it on every request), and verified tokens may be served fr
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ from sanctum_py.core.token_cache import TokenCache, VerifiedToken
 from sanctum_py.core.tokens import generate_secret, hash_secret, hashes_match, parse_token
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import PersonalAccessToken, User, decode_abilities
+from sanctum_py.db.token_lookup import token_with_owner
 
 log = logging.getLogger("sanctum_py.tokens")
 
@@ -131,19 +133,18 @@ class AccessTokens:
         return task
 
     async def _load(self, token_id: int | None, secret: str, token_hash: str) -> VerifiedToken | None:
-        if token_id is None:
-            row = await PersonalAccessToken.get_or_none(token=token_hash)
-        else:
-            row = await PersonalAccessToken.get_or_none(id=token_id)
-            if row is not None and not hashes_match(row.token, secret):
-                return None
-        if row is None or row.tokenable_type != self.tokenable_type:
+        found = await token_with_owner(token_id, token_hash)
+        if found is None:
+            return None
+        row, user = found
+        if token_id is not None and not hashes_match(row.token, secret):
+            return None
+        if row.tokenable_type != self.tokenable_type:
             return None
         expires_at = self._effective_expiry(row)
         if self._expired(expires_at):
             return None
-        user = await User.get_or_none(id=row.tokenable_id)
-        if user is None or not user.is_active:  # a deactivated account's tokens stop working
+        if not user.is_active:  # a deactivated account's tokens stop working
             return None
         return VerifiedToken(
             token_id=row.id,
@@ -169,10 +170,20 @@ class AccessTokens:
 
     def _touch(self, verified: VerifiedToken, now: float) -> None:
         """Record last_used_at, at most once per interval per token, off the request path."""
-        written = self._last_used_written.get(verified.token_id)
-        if written is not None and now - written < self.last_used_interval:
+        written = self._last_used_written
+        last = written.get(verified.token_id)
+        if last is not None and now - last < self.last_used_interval:
             return
-        self._last_used_written[verified.token_id] = now
+        written.pop(verified.token_id, None)  # re-inserted last: the map stays in write order
+        written[verified.token_id] = now
+        # Entries older than the interval decide nothing any more (the next use writes anyway): drop
+        # them, oldest first, so the map holds only tokens written within one interval, not every
+        # token this process has ever seen.
+        stale = now - self.last_used_interval
+        for token_id, at in list(itertools.islice(written.items(), 16)):
+            if at >= stale:
+                break
+            del written[token_id]
         task = asyncio.create_task(self._write_last_used(verified.token_id))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
