@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from sanctum_py.db.models import PersonalAccessToken
 from tests.support.api import register
 from tests.support.contract import ContractClient
 from tests.support.secret_scan import record_output
+from tests.support.servers import free_port
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "APP_", "REDIS_", "WORKERS"))}
 ENV["LOG_LEVEL"] = "DEBUG"  # what the commands log joins the suite's secret scan (tests/support/secret_scan.py)
@@ -36,12 +36,6 @@ def run_cli(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedP
     )
     record_output(" ".join(args), result.stdout + result.stderr)
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_key_generate_writes_a_laravel_key(tmp_path: Path) -> None:

@@ -21,11 +21,12 @@ import pytest
 from sanctum_py.db.models import User
 from sanctum_py.http.keys import SERVICES
 from tests.conftest import TEST_APP_KEY, ClientFactory
-from tests.mail.conftest import SmtpServer, free_port
+from tests.mail.conftest import SmtpServer
 from tests.support.api import JSON_HEADERS, bearer, register
 from tests.support.contract import ContractClient, WireResponse
 from tests.support.logs import production_text
 from tests.support.mailbox import body_of, delivered, link_in, smtp_server, smtp_settings
+from tests.support.servers import free_port
 
 APP_URL = "http://127.0.0.1:8000"  # the test settings' APP_URL: links are signed for it
 INVALID_SIGNATURE = b'{\n    "message": "Invalid signature."\n}'

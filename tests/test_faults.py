@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -23,7 +22,7 @@ from sanctum_py.http.keys import SERVICES
 from tests.conftest import BACKENDS, REDIS_URL, ClientFactory
 from tests.support.api import JSON_HEADERS, bearer, register, registration
 from tests.support.contract import ContractClient, WireResponse
-from tests.support.tcp_proxy import Mode, TcpProxy
+from tests.support.tcp_proxy import Mode, TcpProxy, proxy_for, through
 
 UNAVAILABLE = b'{\n    "message": "Service Unavailable."\n}'
 TOO_MANY = b'{\n    "message": "Too Many Attempts."\n}'
@@ -33,22 +32,6 @@ SLACK = 0.75  # on two shared cores, time a request may need on top of the timeo
 RECOVERY = 5.0  # requests succeed again at most this long after the proxy is restored
 WORKERS = 6
 MODES: tuple[Mode, ...] = ("reset", "blackhole")
-
-
-def through(url: str, proxy: TcpProxy) -> str:
-    """`url` with its host and port replaced by the proxy's."""
-    parts = urlsplit(url)
-    userinfo = parts.netloc.rpartition("@")[0]
-    netloc = f"{userinfo}@{proxy.host}:{proxy.port}" if userinfo else f"{proxy.host}:{proxy.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-async def proxy_for(url: str) -> AsyncIterator[TcpProxy]:
-    parts = urlsplit(url)
-    assert parts.hostname is not None and parts.port is not None, url
-    proxy = await TcpProxy(parts.hostname, parts.port).start()
-    yield proxy
-    await proxy.close()
 
 
 @dataclass
@@ -182,7 +165,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def database_proxy(database_url: str) -> AsyncIterator[TcpProxy]:
-    async for proxy in proxy_for(database_url):
+    async with proxy_for(database_url) as proxy:
         yield proxy
 
 
@@ -266,7 +249,7 @@ async def test_database_outages_under_load(
 
 @pytest.fixture
 async def redis_proxy() -> AsyncIterator[TcpProxy]:
-    async for proxy in proxy_for(REDIS_URL):
+    async with proxy_for(REDIS_URL) as proxy:
         yield proxy
 
 

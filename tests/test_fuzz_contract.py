@@ -22,7 +22,7 @@ from schemathesis import BaseSchema
 
 from tests.conftest import TEST_APP_KEY
 from tests.support.fuzzing import Fuzzer, load_schema
-from tests.support.live_server import LiveServer, live_server
+from tests.support.servers import LiveServer, live_server
 
 CI_CASES = 1000
 TARGET = int(os.environ.get("SANCTUM_FUZZ_CASES", CI_CASES))

@@ -18,8 +18,8 @@ from typing import Any
 
 from sanctum_py.observability.logs import JsonFormatter
 from tests.conftest import TEST_APP_KEY
-from tests.support.live_server import LiveServer, live_server
 from tests.support.secret_scan import observe_mail, record_output, remember
+from tests.support.servers import LiveServer, live_server
 
 PASSWORD = "json-logs-password-1"
 

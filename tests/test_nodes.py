@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +35,15 @@ from tests.conftest import (
     _swap_database,
 )
 from tests.support.api import registration
-from tests.support.servers import ServerProcess, call, children_of, listeners, owner_of, server_environment
+from tests.support.servers import (
+    ServerProcess,
+    call,
+    children_of,
+    listeners,
+    owner_of,
+    run_cli,
+    server_environment,
+)
 
 pytestmark = pytest.mark.skipif(
     "postgres" not in BACKENDS, reason="shared-database nodes need PostgreSQL, left out by SANCTUM_TEST_BACKENDS"
@@ -74,9 +80,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         mail_file_path=str(cwd / "mail"),
     )
     try:
-        migrated = subprocess.run(
-            [sys.executable, "-m", "sanctum_py", "migrate"], cwd=cwd, env=env, capture_output=True, timeout=60
-        )
+        migrated = run_cli(cwd, env, "migrate")
         assert migrated.returncode == 0, migrated.stderr
         yield Cluster(env, cwd)
     finally:

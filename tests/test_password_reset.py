@@ -25,11 +25,12 @@ from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import PasswordResetToken, User
 from sanctum_py.settings import decode_app_key
 from tests.conftest import TEST_APP_KEY, ClientFactory
-from tests.mail.conftest import SmtpServer, free_port
+from tests.mail.conftest import SmtpServer
 from tests.support.api import JSON_HEADERS, bearer, login, register
 from tests.support.contract import ContractClient, WireResponse
 from tests.support.logs import production_text
 from tests.support.mailbox import body_of, delivered, link_in, smtp_server, smtp_settings
+from tests.support.servers import free_port
 
 EMAIL = "ahmet@example.com"
 SENT = b'{"message":"We have emailed your password reset link!"}'

@@ -11,24 +11,19 @@ process that merely exits never sends.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from aiohttp import ClientError, ClientSession, TCPConnector
+from aiohttp import ClientSession, TCPConnector
 
-from sanctum_py.settings import Settings
 from tests.conftest import BACKENDS, RUN_ID, TEST_APP_KEY
 from tests.support.secret_scan import record_output
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.servers import ServerProcess, server_environment
+from tests.support.tcp_proxy import TcpProxy, proxy_for, through
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 GOODBYE = {"postgres": b"X\x00\x00\x00\x04", "mariadb": b"\x01\x00\x00\x00\x01"}  # Terminate, COM_QUIT
 LOGINS = 6  # at ~0.35 s of bcrypt each on two threads: about a second of work in flight at the signal
 STOP_SECONDS = 10.0  # run_app's shutdown_timeout: the longest an in-flight request is waited for
@@ -38,44 +33,10 @@ NETWORK = [b for b in BACKENDS if b != "sqlite"]
 CASES = [(backend, 1) for backend in NETWORK] + [(backend, 2) for backend in NETWORK[:1]]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def environment(**settings: str) -> dict[str, str]:
-    """This process's environment minus anything the service reads as a setting, plus `settings`."""
-    names = {name.upper() for name in Settings.model_fields}
-    inherited = {key: value for key, value in os.environ.items() if key.upper() not in names}
-    return {**inherited, "PYTHONWARNINGS": "default", **settings}
-
-
 @pytest.fixture
 async def database_proxy(database_url: str) -> AsyncIterator[TcpProxy]:
-    parts = urlsplit(database_url)
-    assert parts.hostname is not None and parts.port is not None
-    async with TcpProxy(parts.hostname, parts.port) as proxy:
+    async with proxy_for(database_url) as proxy:
         yield proxy
-
-
-def through(url: str, proxy: TcpProxy) -> str:
-    parts = urlsplit(url)
-    userinfo = parts.netloc.rpartition("@")[0]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{proxy.host}:{proxy.port}"))
-
-
-async def until_up(http: ClientSession, base_url: str, process: asyncio.subprocess.Process) -> None:
-    async with asyncio.timeout(30):
-        while process.returncode is None:
-            try:
-                async with http.get(f"{base_url}/up") as response:
-                    if response.status == 200:
-                        return
-            except ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"serve exited with {process.returncode} before answering")
 
 
 async def refused_at(port: int) -> float:
@@ -110,30 +71,20 @@ async def refused_at(port: int) -> float:
 async def test_sigterm_finishes_in_flight_requests_and_closes_pools(
     backend: str, workers: int, database_url: str, database_proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    (tmp_path / "empty.env").write_text("", encoding="utf-8")
-    env = environment(
+    env = server_environment(
+        PYTHONWARNINGS="default",
         DATABASE_URL=through(database_url, database_proxy),
         APP_KEY=TEST_APP_KEY,
         BCRYPT_ROUNDS="12",
-        HOST="127.0.0.1",
-        PORT=str(port),
         WORKERS=str(workers),
         LOG_LEVEL="INFO",
     )
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "sanctum_py", "--env-file", str(tmp_path / "empty.env"), "serve"),
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
+    server = ServerProcess(tmp_path, env)
+    base_url = f"http://127.0.0.1:{server.port}"
     try:
+        # In a thread: this event loop relays the database proxy the server connects through meanwhile.
+        await asyncio.to_thread(server.wait_up)
         async with ClientSession(connector=TCPConnector(force_close=True)) as http:
-            await until_up(http, base_url, process)
             username = f"sigterm{RUN_ID}{backend}{workers}"
             password = "correct horse battery"
             registration = {
@@ -154,17 +105,15 @@ async def test_sigterm_finishes_in_flight_requests_and_closes_pools(
 
             logins = [asyncio.create_task(login()) for _ in range(LOGINS)]
             await asyncio.sleep(0.3)  # all of them reach the server; bcrypt keeps most of them busy
-            process.send_signal(signal.SIGTERM)
+            server.process.send_signal(signal.SIGTERM)
             signalled_at = time.monotonic()
-            refused = await refused_at(port)
+            refused = await refused_at(server.port)
             answers = await asyncio.gather(*logins)
-        returncode = await asyncio.wait_for(process.wait(), STOP_SECONDS + 5)
+        returncode = await asyncio.to_thread(server.process.wait, STOP_SECONDS + 5)
         stopped_at = time.monotonic()
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    output = log_path.read_text(encoding="utf-8", errors="replace")
+        await asyncio.to_thread(server.stop)  # after a failure: ends it, and any worker it left behind
+    output = server.output()
     record_output(f"serve --workers {workers}", output)
 
     # Every in-flight login got its normal answer, some of them only after the signal, ...

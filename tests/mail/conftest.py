@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,17 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.support.secret_scan import observe_mail, remember
+from tests.support.servers import free_port
 
 SMTP_USER = "mailer"
 SMTP_PASSWORD = "s3cret-smtp-pässword"
 remember(SMTP_PASSWORD, "tests.mail.conftest.SMTP_PASSWORD")
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound then released; the kernel does not hand it out again at once)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

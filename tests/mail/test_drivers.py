@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from sanctum_py.mail import FileMailer, MailDeliveryError, MailMessage, SmtpMailer, build_email, build_mailer
-from tests.mail.conftest import SMTP_PASSWORD, SMTP_USER, Certificate, SmtpServer, free_port
+from tests.mail.conftest import SMTP_PASSWORD, SMTP_USER, Certificate, SmtpServer
 from tests.mail.support import HTML, SUBJECT, TEXT, settings, text_of
+from tests.support.servers import free_port
 
 RECIPIENT = "ayşe.yılmaz@example.com".replace("ş", "s").replace("ı", "i")  # ASCII local part, as SMTP needs
 SECRET_FRAGMENTS = ("Merhaba", "reset/abc", "Şifre", "ayse.yilmaz", SMTP_PASSWORD)

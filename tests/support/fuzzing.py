@@ -56,8 +56,8 @@ from schemathesis.errors import FailureGroup
 
 from sanctum_py.core.signed_urls import verification_url
 from tests.support.contract import WireResponse
-from tests.support.live_server import LiveServer, finish
 from tests.support.openapi import SPEC_FILE, check_response
+from tests.support.servers import LiveServer, finish
 
 CHECKS = [
     getattr(schemathesis.checks, name)

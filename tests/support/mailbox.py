@@ -10,9 +10,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from sanctum_py.http.keys import SERVICES
-from tests.mail.conftest import Received, RecordingHandler, SmtpServer, free_port
+from tests.mail.conftest import Received, RecordingHandler, SmtpServer
 from tests.mail.support import text_of
 from tests.support.contract import ContractClient
+from tests.support.servers import free_port
 
 LINK = re.compile(r"https?://\S+")
 

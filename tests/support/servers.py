@@ -4,6 +4,11 @@ A test starts servers exactly as an operator does (environment variables, the CL
 load balancer would, and always stops them: SIGTERM to the process group it created, SIGKILL if that
 group does not exit in time. Nothing here reaches into the service: which worker answered a request is
 read from Linux's /proc (the worker that owns the connection's socket), not from anything the service says.
+
+Settings travel as environment variables over a clean environment (`server_environment`): every variable
+that names a setting is dropped from the inherited one first, so a developer's shell (DATABASE_URL,
+REDIS_URL, ...) cannot leak in. Commands run in a temporary directory with no `.env`, so the repository's
+`.env` is neither read nor written.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +31,14 @@ from sanctum_py.settings import Settings
 
 READY_SECONDS = 30.0
 STOP_SECONDS = 20.0
+CLI_SECONDS = 60.0
+LOG_TAIL = 6000
 TCP_LISTEN, TCP_ESTABLISHED = "0A", "01"
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on right now (the kernel's pick for port 0, bound then released;
+    the kernel does not hand it out again at once)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -41,6 +51,36 @@ def server_environment(**settings: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key.lower() not in fields}
     env.update({name.upper(): value for name, value in settings.items()})
     return env
+
+
+def start_cli(
+    cwd: Path, env: Mapping[str, str], *args: str, extra_env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """`python -m sanctum_py <args>` without waiting: a Python process takes seconds to start, worth overlapping."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sanctum_py", *args],
+        cwd=cwd,
+        env={**env, **(extra_env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float = CLI_SECONDS) -> subprocess.CompletedProcess[str]:
+    """Wait for a process from `start_cli` and collect its output (killed if it outlives `timeout`)."""
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def run_cli(
+    cwd: Path, env: Mapping[str, str], *args: str, extra_env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return finish(start_cli(cwd, env, *args, extra_env=extra_env))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,18 +120,18 @@ def call(
 class ServerProcess:
     """One `serve` command (one process, or a parent and its workers), in its own process group."""
 
-    def __init__(self, cwd: Path, env: Mapping[str, str], *args: str) -> None:
-        self.port = free_port()
+    def __init__(self, cwd: Path, env: Mapping[str, str], *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.log_path = cwd / f"serve-{self.port}.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sanctum_py", "serve", "--port", str(self.port), *args],
-            cwd=cwd,
-            env=dict(env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopping it reaches spawned workers too
-        )
+        with self.log_path.open("wb") as log:  # the child writes to its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sanctum_py", "serve", "--port", str(self.port), *args],
+                cwd=cwd,
+                env=dict(env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stopping it reaches spawned workers too
+            )
 
     @property
     def pid(self) -> int:
@@ -101,7 +141,7 @@ class ServerProcess:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
 
     def output(self) -> str:
-        self._log.flush()
+        """Everything the server printed so far: tracebacks of unhandled errors land here."""
         return self.log_path.read_text(errors="replace")
 
     def wait_up(self) -> None:
@@ -135,8 +175,49 @@ class ServerProcess:
         # Workers left behind by a parent that died first are still in the group: end them too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        self._log.close()
         return self.process.returncode
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A migrated database served by one `serve`, and the CLI against the same settings and database."""
+
+    directory: Path
+    environment: dict[str, str]
+    serving: ServerProcess
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.serving.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.serving.log_path
+
+    def cli(self, *args: str, extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return run_cli(self.directory, self.environment, *args, extra_env=extra_env)
+
+    def start_cli(self, *args: str, extra_env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+        return start_cli(self.directory, self.environment, *args, extra_env=extra_env)
+
+    def log_tail(self) -> str:
+        return self.serving.output()[-LOG_TAIL:]
+
+
+@contextmanager
+def live_server(directory: Path, settings: Mapping[str, str]) -> Iterator[LiveServer]:
+    """Migrate a database and serve it until the block ends; `settings` are environment variables
+    (DATABASE_URL, APP_KEY, ...). The port is chosen here, APP_URL follows it unless `settings` says."""
+    port = free_port()
+    environment = server_environment(**{"APP_URL": f"http://127.0.0.1:{port}", **settings})
+    migrated = run_cli(directory, environment, "migrate")
+    assert migrated.returncode == 0, f"migrate failed:\n{migrated.stdout}\n{migrated.stderr}"
+    serving = ServerProcess(directory, environment, port=port)
+    try:
+        serving.wait_up()
+        yield LiveServer(directory, environment, serving)
+    finally:
+        serving.stop()
 
 
 # --- which process owns a socket (Linux /proc) ------------------------------------------------------------

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 Mode = Literal["reset", "blackhole"]
 CHUNK = 64 * 1024
@@ -136,3 +137,18 @@ class TcpProxy:
         finally:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.drain()
+
+
+def proxy_for(url: str) -> TcpProxy:
+    """A proxy (not started: `async with` starts and closes it) to the host and port `url` names."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None, url
+    return TcpProxy(parts.hostname, parts.port)
+
+
+def through(url: str, proxy: TcpProxy) -> str:
+    """`url` with its host and port replaced by the proxy's: the service connects through it."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{proxy.host}:{proxy.port}" if userinfo else f"{proxy.host}:{proxy.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
