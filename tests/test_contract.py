@@ -125,6 +125,13 @@ async def test_docs_page_is_swagger_ui_pointing_at_the_spec(client: ContractClie
         assert len(await asset.read()) > 100_000
 
 
+@pytest.mark.parametrize("name", ["missing.js", "..%2Fdocs.py", "%2E%2E%2F%2E%2E%2Fsettings.py", "index.html%00"])
+async def test_docs_assets_serve_only_the_bundled_files(client: ContractClient, name: str) -> None:
+    async with client.raw.get(f"{STATIC_URL}/{name}") as response:
+        assert response.status == 404
+        assert await response.read() == b'{\n    "message": ""\n}'  # Laravel's 404, as on any unknown path
+
+
 async def test_swagger_json_is_openapi_yaml(client: ContractClient) -> None:
     async with client.raw.get(SPEC_URL) as response:
         assert (response.status, response.content_type) == (200, "application/json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from aiohttp import web
@@ -61,3 +62,23 @@ def add_cors_headers(request: web.Request, response: web.StreamResponse, configu
         _add_vary(response, "Access-Control-Request-Method")
     if "Access-Control-Allow-Origin" not in response.headers:
         _set_allowed_origin(request, response, configured)
+
+
+CorsHeaders = Callable[[web.Request, web.StreamResponse], None]
+
+
+def cors_for(configured: str) -> CorsHeaders:
+    """add_cors_headers for one configuration, worked out once. With `*` (the stock config) or a
+    single origin the header does not depend on the request, so all but OPTIONS answers just set it."""
+    origins = _origins(configured)
+    if "*" not in origins and len(origins) != 1:
+        return lambda request, response: add_cors_headers(request, response, configured)
+    fixed = "*" if "*" in origins else origins[0]
+
+    def add_fixed(request: web.Request, response: web.StreamResponse) -> None:
+        if request.method == "OPTIONS":
+            add_cors_headers(request, response, configured)
+        elif "Access-Control-Allow-Origin" not in response.headers:
+            response.headers["Access-Control-Allow-Origin"] = fixed
+
+    return add_fixed

@@ -2,7 +2,7 @@
 
 The spec is not generated from the handlers (aiohttp-apispec's usual job) but served as written,
 so the page can never drift from what the contract tests enforce. aiohttp-apispec contributes its
-bundled Swagger UI assets and page template. The docs routes have no POLICIES entry, so the
+bundled Swagger UI assets and page template. The docs routes have no policy (routes.py), so the
 route pipeline neither authenticates nor rate-limits them.
 """
 
@@ -17,15 +17,19 @@ import jinja2
 import yaml
 from aiohttp import web
 
+from sanctum_py.http.keys import Handler
+
 SPEC_FILE = Path(__file__).resolve().parents[2] / "openapi.yaml"
 DOCS_URL = "/api/docs"
 SPEC_URL = "/api/docs/swagger.json"
 STATIC_URL = "/api/docs/static"
 
 
-def setup_docs(app: web.Application) -> None:
+def docs_pages() -> list[tuple[str, Handler]]:
+    """(path, GET handler) of the page, the spec and the page's assets (registered by routes.py)."""
     spec_json = _spec_json()
     page = _index_page()
+    assets = {path.name: path for path in _swagger_ui_assets().iterdir() if path.is_file()}
 
     async def swagger_ui(_: web.Request) -> web.Response:
         return web.Response(text=page, content_type="text/html")
@@ -33,9 +37,14 @@ def setup_docs(app: web.Application) -> None:
     async def swagger_json(_: web.Request) -> web.Response:
         return web.Response(body=spec_json, content_type="application/json")
 
-    app.router.add_get(DOCS_URL, swagger_ui, name="docs")
-    app.router.add_get(SPEC_URL, swagger_json, name="docs.spec")
-    app.router.add_static(STATIC_URL, _swagger_ui_assets(), name="docs.static")
+    async def swagger_asset(request: web.Request) -> web.StreamResponse:
+        # Only the files listed at start-up: a name is a key, never a path to resolve.
+        asset = assets.get(request.match_info["name"])
+        if asset is None:
+            raise web.HTTPNotFound
+        return web.FileResponse(asset)
+
+    return [(DOCS_URL, swagger_ui), (SPEC_URL, swagger_json), (STATIC_URL + "/{name}", swagger_asset)]
 
 
 @cache

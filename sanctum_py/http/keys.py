@@ -31,7 +31,6 @@ class RoutePolicy:
 
 
 SERVICES = web.AppKey("services", Services)
-POLICIES = web.AppKey("policies", dict[Handler, RoutePolicy])
 METRICS = web.AppKey("metrics", Metrics)  # only with METRICS=on
 AUTH = web.RequestKey("auth", VerifiedToken)  # the token of an authenticated request
 

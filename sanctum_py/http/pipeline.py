@@ -9,32 +9,35 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sanctum_py.core.ratelimit import Attempt
+from sanctum_py.core.container import Services
+from sanctum_py.core.ratelimit import Attempt, MemoryRateLimiter
+from sanctum_py.core.token_cache import VerifiedToken
 from sanctum_py.core.tokens import bearer_token
 from sanctum_py.http.client_ip import client_ip
 from sanctum_py.http.errors import render_exception
-from sanctum_py.http.keys import AUTH, POLICIES, SERVICES, Handler, RoutePolicy
+from sanctum_py.http.keys import AUTH, Handler, RoutePolicy
 from sanctum_py.http.responses import Conflict, Forbidden, TooManyAttempts, Unauthenticated
 
 API_DECAY_SECONDS = 60
 
 
-async def run_route(request: web.Request, handler: Handler) -> web.StreamResponse:
-    policy = request.app[POLICIES].get(handler)
-    if policy is None:  # 404/405 and routes outside the API (docs): straight through
+async def run_route(
+    request: web.Request, handler: Handler, policy: RoutePolicy | None, services: Services
+) -> web.StreamResponse:
+    if policy is None:  # unmatched requests (404/405), docs and metrics: straight through
         return await handler(request)
-    services = request.app[SERVICES]
+    verified: VerifiedToken | None = None
     if policy.authenticated:
         verified = await services.tokens.authenticate(bearer_token(request.headers.get("Authorization")))
         if verified is None:
             raise Unauthenticated
         request[AUTH] = verified
     if policy.throttle is None:
-        _authorize(request, policy)
+        _authorize(verified, policy, services)
         return await handler(request)
-    attempt = await _throttle(request, policy.throttle, policy.throttle_per_minute)
+    attempt = await _throttle(request, verified, policy, services)
     try:
-        _authorize(request, policy)  # route middleware after the throttle, as in Laravel
+        _authorize(verified, policy, services)  # route middleware after the throttle, as in Laravel
         response = await handler(request)
     except web.HTTPRequestEntityTooLarge:
         raise  # a chunked body found too large while read: ValidatePostSize's 413, which Laravel sends unthrottled
@@ -42,15 +45,16 @@ async def run_route(request: web.Request, handler: Handler) -> web.StreamRespons
         response = render_exception(request, error)
     # ThrottleRequests::getHeaders leaves a response alone when an inner limiter (the login throttle)
     # already reported as few or fewer remaining attempts.
-    inner = response.headers.get("X-RateLimit-Remaining")
-    if inner is None or _php_int(inner) > attempt.remaining:
-        response.headers["X-RateLimit-Limit"] = str(attempt.max_attempts)
-        response.headers["X-RateLimit-Remaining"] = str(attempt.remaining)
+    headers = response.headers
+    remaining = attempt.remaining
+    inner = headers.get("X-RateLimit-Remaining")
+    if inner is None or _php_int(inner) > remaining:
+        headers["X-RateLimit-Limit"] = str(attempt.max_attempts)
+        headers["X-RateLimit-Remaining"] = str(remaining)
     return response
 
 
-def _authorize(request: web.Request, policy: RoutePolicy) -> None:
-    verified = request.get(AUTH)
+def _authorize(verified: VerifiedToken | None, policy: RoutePolicy, services: Services) -> None:
     if verified is None:
         return
     granted = verified.abilities
@@ -58,7 +62,7 @@ def _authorize(request: web.Request, policy: RoutePolicy) -> None:
         raise Forbidden("Invalid ability provided.")
     if policy.roles and verified.user.role not in policy.roles:
         raise Forbidden("This action is unauthorized.")
-    settings = request.app[SERVICES].settings
+    settings = services.settings
     if settings.require_verified_email and not policy.allow_unverified and verified.user.email_verified_at is None:
         raise Conflict("Your email address is not verified.")
 
@@ -70,17 +74,22 @@ def _php_int(text: str) -> int:
         return 0
 
 
-async def _throttle(request: web.Request, limiter_name: str, per_minute: int | None = None) -> Attempt:
-    services = request.app[SERVICES]
+async def _throttle(
+    request: web.Request, verified: VerifiedToken | None, policy: RoutePolicy, services: Services
+) -> Attempt:
+    """The named limiter's budget for this user, or for this address when nobody signed in."""
     settings = services.settings
-    verified = request.get(AUTH)
     who = (
         f"user:{verified.user.id}"
         if verified is not None
         else f"ip:{client_ip(request, tuple(settings.trusted_proxies))}"
     )
-    limit = per_minute or settings.api_rate_limit
-    attempt = await services.limiter.attempt(f"{limiter_name}:{who}", limit, API_DECAY_SECONDS)
+    limit = policy.throttle_per_minute or settings.api_rate_limit
+    limiter = services.limiter
+    if type(limiter) is MemoryRateLimiter:  # one process, no Redis: no await needed on every request
+        attempt = limiter.attempt_now(f"{policy.throttle}:{who}", limit, API_DECAY_SECONDS)
+    else:
+        attempt = await limiter.attempt(f"{policy.throttle}:{who}", limit, API_DECAY_SECONDS)
     if not attempt.allowed:
         raise TooManyAttempts(attempt.max_attempts, attempt.retry_after)
     return attempt

@@ -22,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 if TYPE_CHECKING:
     from aiohttp import web
 
-UNMATCHED = "unmatched"
+UNMATCHED = "unmatched"  # the label of requests no route took, and the name of the catch-all route
 KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 # Seconds. Finer than prometheus_client's defaults at the low end: /api/me answers in about a millisecond.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -60,9 +60,10 @@ class HttpMetrics:
 
     def observe_request(self, request: web.Request, status: int, seconds: float) -> None:
         route = request.match_info.route
-        # A matched route object lives as long as the app: a cheap, bounded key. Unmatched requests get a
-        # new SystemRoute each, so they are keyed by their labels (the method bounded first).
-        if route.resource is not None:
+        # A matched route object lives as long as the app: a cheap, bounded key. Requests that matched no
+        # real route (the catch-all, http/entry.py) are keyed by their labels, the method bounded first.
+        resource = route.resource
+        if resource is not None and resource.name != UNMATCHED:
             key: tuple[object, ...] = (route, status)
         else:
             key = (UNMATCHED, request.method if request.method in KNOWN_METHODS else "other", status)
@@ -78,7 +79,10 @@ class HttpMetrics:
 
     def _new_cells(self, route: web.AbstractRoute, key: tuple[object, ...], status: int) -> Cells:
         resource = route.resource
-        method, template = (route.method, resource.canonical) if resource is not None else (str(key[1]), UNMATCHED)
+        if resource is None or key[0] == UNMATCHED:
+            method, template = str(key[1]), UNMATCHED
+        else:
+            method, template = route.method, resource.canonical
         requests = self._requests.setdefault((method, template, str(status)), [0])
         latency = self._latency.setdefault((method, template), Latency())
         throttled = self._throttled.setdefault(template, [0]) if status == 429 else None

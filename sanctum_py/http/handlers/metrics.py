@@ -25,10 +25,6 @@ METRICS_PATH = "/metrics"
 def setup_metrics(app: web.Application, metrics: Metrics | None) -> None:
     if metrics is not None:
         app[METRICS] = metrics
-    # As every route: a trailing-slash twin, and HEAD wherever GET (add_get adds it). No POLICIES entry,
-    # so the route pipeline neither authenticates nor throttles it.
-    for path in (METRICS_PATH, METRICS_PATH + "/"):
-        app.router.add_get(path, scrape)
 
 
 async def scrape(request: web.Request) -> web.Response:
