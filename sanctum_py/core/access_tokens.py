@@ -20,7 +20,7 @@ from sanctum_py.core.token_cache import TokenCache, VerifiedToken
 from sanctum_py.core.tokens import generate_secret, hash_secret, hashes_match, parse_token
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import PersonalAccessToken, User, decode_abilities
-from sanctum_py.db.token_lookup import token_with_owner
+from sanctum_py.db.token_rows import insert_token, token_with_owner
 
 log = logging.getLogger("sanctum_py.tokens")
 
@@ -63,15 +63,14 @@ class AccessTokens:
     ) -> NewAccessToken:
         secret = generate_secret(self.prefix)
         now = utc_now()
-        token = await PersonalAccessToken.create(
+        token = await insert_token(
             tokenable_type=self.tokenable_type,
             tokenable_id=user.id,
             name=name,
             token=hash_secret(secret),
             abilities=json.dumps(abilities if abilities is not None else ["*"]),
             expires_at=expires_at,
-            created_at=now,
-            updated_at=now,
+            now=now,
         )
         self.events.tokens_issued("access")
         return NewAccessToken(token=token, plain_text=f"{token.id}|{secret}")

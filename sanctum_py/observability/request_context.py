@@ -1,6 +1,6 @@
 """The request being served, for log records: its id, taken from X-Request-Id or generated.
 
-The middleware puts the request in a context variable (one `set` per request, nothing more); the id
+The route entry (http/entry.py) puts the request in a context variable (one `set` per request, nothing more); the id
 itself is worked out only when a record is formatted, so a request that logs nothing pays nothing.
 Tasks started while serving (mail after the answer, last_used_at writes) copy the context and log
 with the id of the request that started them. No response header is added: the wire stays Laravel's.
