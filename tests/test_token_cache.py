@@ -73,3 +73,16 @@ async def test_logout_through_the_app_is_immediate(client: ContractClient) -> No
     assert (await client.get("/api/me", headers=headers)).status == 200
     assert (await client.post("/api/logout", headers=headers)).status == 200
     assert (await client.get("/api/me", headers=headers)).status == 401
+
+
+async def test_lapsed_entries_do_not_pile_up(client: ContractClient) -> None:
+    """Tokens used once and never again leave the cache once past their ttl, not only at max_entries."""
+    tokens = _tokens(ttl=0.2)
+    once = [(await register(client, username=f"once{n}", email=f"once{n}@example.com")).json() for n in range(5)]
+    for body in once:
+        assert await tokens.authenticate(body["access_token"]) is not None
+    assert len(tokens.cache._by_hash) == 5
+    await asyncio.sleep(0.25)
+    fresh = (await register(client, username="fresh", email="fresh@example.com")).json()["access_token"]
+    assert await tokens.authenticate(fresh) is not None
+    assert [entry.user.username for entry in tokens.cache._by_hash.values()] == ["fresh"]

@@ -8,6 +8,7 @@ state (see `Settings.token_cache`); several workers need the Redis-coordinated i
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,12 +61,26 @@ class TokenCache:
     def put(self, entry: VerifiedToken, loaded_at_generation: int) -> None:
         if not self.enabled or loaded_at_generation != self.generation:
             return
+        self._drop(entry.token_hash)  # a reload goes in last: the map stays in load order
+        self._drop_lapsed(entry.cached_at)
         if len(self._by_hash) >= self.max_entries:
             oldest = next(iter(self._by_hash))
             self._drop(oldest)
         self._by_hash[entry.token_hash] = entry
         self._hashes_by_user.setdefault(entry.user.id, set()).add(entry.token_hash)
         self._hash_by_token_id[entry.token_id] = entry.token_hash
+
+    def _drop_lapsed(self, now: float) -> None:
+        """Drop a few entries past their ttl from the oldest end. A token used once and never again
+        (each access token of a refresh chain) would otherwise stay until max_entries pushed it out:
+        a process's memory would grow with every token it had ever seen (bench/soak.py showed it)."""
+        lapsed = []
+        for token_hash, cached in itertools.islice(self._by_hash.items(), 16):
+            if now - cached.cached_at <= self.ttl:
+                break
+            lapsed.append(token_hash)
+        for token_hash in lapsed:
+            self._drop(token_hash)
 
     def forget_token(self, token_id: int) -> None:
         self.generation += 1
