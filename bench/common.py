@@ -7,6 +7,7 @@ file, inherited service settings dropped, `migrate` first), drive wrk the same w
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
@@ -22,10 +23,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"  # the only address any load is ever sent to
@@ -408,3 +409,73 @@ def markdown(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+# --- the command line every script shares --------------------------------------------------------
+
+# What a failed set-up or load pass raises: reported in one line, without a traceback, and exit 1.
+BENCH_ERRORS = (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired)
+
+Measured = TypeVar("Measured")
+
+
+def add_common_options(parser: argparse.ArgumentParser, service_env_help: str = "extra setting") -> None:
+    """--databases, --postgres-url, --service-env, --json and --strict, after the script's own options."""
+    parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="server, no db")
+    parser.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE", help=service_env_help)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+
+
+def finish_common_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Turn --databases into a checked list and --service-env into a dict; parser.error (exit 2) on bad input."""
+    args.databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    if set(args.databases) - set(DATABASES) or not args.databases:
+        parser.error(f"--databases takes {', '.join(DATABASES)}; got {args.databases}")
+    try:
+        args.service_env = parse_service_env(args.service_env)
+    except ValueError as error:
+        parser.error(str(error))
+
+
+@dataclass
+class BenchReport:
+    """What a script prints and writes once its measurements are in."""
+
+    table: str
+    payload: dict[str, Any] = field(default_factory=dict)  # --json, after {"machine": ...}
+    footer: str = ""  # appended to the "load average at start" line
+    missed: bool | None = None  # a target missed; None: a "**NO**" anywhere in the table
+
+    @property
+    def any_missed(self) -> bool:
+        return "**NO**" in self.table if self.missed is None else self.missed
+
+
+def run_bench(
+    args: argparse.Namespace,
+    measure: Callable[[], Measured],
+    report: Callable[[Measured], BenchReport],
+    banner: str = "",
+) -> int:
+    """The main() of every script: wrk or exit 2, measure, print the table, --json, and --strict's exit 1.
+
+    `measure` owns everything it starts (servers, databases, temp dirs) and stops it on any exit."""
+    if not require_wrk():
+        return 2
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
+    info = machine_info()
+    progress(f"{info['cpus']} CPUs, load average {' '.join(info['loadavg'])}{banner}")
+    try:
+        measured = measure()
+    except BENCH_ERRORS as error:
+        # Everything started has been stopped by now; say what went wrong without a traceback.
+        print(f"bench failed: {error}", file=sys.stderr)
+        return 1
+    result = report(measured)
+    print(result.table)
+    print(f"\nload average at start: {' '.join(info['loadavg'])}{result.footer}")
+    if args.json:
+        write_json(args.json, {"machine": info, **result.payload})
+    return 1 if args.strict and result.any_missed else 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,31 +28,28 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from common import (
-    DATABASES,
-    DEFAULT_POSTGRES_URL,
     PASSWORD,
     RATE_LIMIT_OFF,
     REPO,
+    BenchReport,
     Server,
     WrkResult,
+    add_common_options,
     background_wrk,
-    exit_on_sigterm,
     expect,
+    finish_common_options,
     fresh_database,
-    machine_info,
     markdown,
-    parse_service_env,
     progress,
     register_user,
     request,
-    require_wrk,
     rss_mb,
+    run_bench,
     running,
     service_env,
     start_service,
     wait_ready,
     write_get_script,
-    write_json,
     write_login_script,
 )
 from fill import Fill, count_expired, fill_database
@@ -236,29 +232,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-prune-seconds", type=int, default=900, help="give up after this (default 900)")
     parser.add_argument("--token-cache", choices=("auto", "on", "off"), default="off", help="TOKEN_CACHE (off)")
     parser.add_argument("--bcrypt-rounds", type=int, default=4, help="BCRYPT_ROUNDS for the login load (4)")
-    parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="server, no db")
-    parser.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE", help="extra setting")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    add_common_options(parser)
     args = parser.parse_args(argv)
-    args.databases = [name.strip() for name in args.databases.split(",") if name.strip()]
-    if set(args.databases) - set(DATABASES) or not args.databases:
-        parser.error(f"--databases takes {', '.join(DATABASES)}")
+    finish_common_options(parser, args)
     if min(args.expired, args.users, args.duration, args.connections, args.login_connections) < 1:
         parser.error("--expired, --users, --duration and the connection counts must be >= 1")
-    try:
-        args.service_env = parse_service_env(args.service_env)
-    except ValueError as error:
-        parser.error(str(error))
     return args
+
+
+def measure(databases: Sequence[str], options: Options) -> list[PruneRun]:
+    with tempfile.TemporaryDirectory(prefix="sanctum_prune_") as tmp:
+        return [bench_database(kind, Path(tmp), options) for kind in databases]
+
+
+def report(runs: list[PruneRun], options: Options) -> BenchReport:
+    return BenchReport(table(runs), {"options": asdict(options), "runs": [asdict(run) for run in runs]})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if not require_wrk():
-        return 2
-    signal.signal(signal.SIGTERM, exit_on_sigterm)
     options = Options(
         args.expired,
         args.users,
@@ -271,21 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.postgres_url,
         args.service_env,
     )
-    info = machine_info()
-    progress(f"{info['cpus']} CPUs, load average {' '.join(info['loadavg'])}")
-    runs: list[PruneRun] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="sanctum_prune_") as tmp:
-            runs = [bench_database(kind, Path(tmp), options) for kind in args.databases]
-    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
-    output = table(runs)
-    print(output)
-    print(f"\nload average at start: {' '.join(info['loadavg'])}")
-    if args.json:
-        write_json(args.json, {"machine": info, "options": asdict(options), "runs": [asdict(run) for run in runs]})
-    return 1 if args.strict and "**NO**" in output else 0
+    return run_bench(args, lambda: measure(args.databases, options), lambda runs: report(runs, options))
 
 
 if __name__ == "__main__":

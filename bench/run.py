@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,23 +28,21 @@ import bcrypt
 from common import (
     BCRYPT_ROUNDS,
     BCRYPT_THREADS,
-    DATABASES,
-    DEFAULT_POSTGRES_URL,
     HOST,
     PASSWORD,
+    BenchReport,
     Server,
     WrkResult,
-    exit_on_sigterm,
+    add_common_options,
     expect,
+    finish_common_options,
     free_port,
     fresh_database,
-    machine_info,
-    parse_service_env,
     progress,
     register_user,
     request,
-    require_wrk,
     rss_mb,
+    run_bench,
     run_wrk,
     running,
     start_server,
@@ -348,26 +343,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections for /api/me (default 32)")
     parser.add_argument("--login-connections", type=int, default=4, help="wrk connections for login (default 4)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed seconds before the passes (default 1)")
-    parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="server, no db")
-    parser.add_argument(
-        "--service-env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra service setting, e.g. TOKEN_CACHE=off (repeatable)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    add_common_options(parser, service_env_help="extra service setting, e.g. TOKEN_CACHE=off (repeatable)")
     args = parser.parse_args(argv)
-    args.databases = [name.strip() for name in args.databases.split(",") if name.strip()]
-    unknown = set(args.databases) - set(DATABASES)
-    if unknown or not args.databases:
-        parser.error(f"--databases takes {', '.join(DATABASES)}; got {args.databases}")
+    finish_common_options(parser, args)
     if min(args.duration, args.connections, args.login_connections, args.warmup) < 1:
         parser.error("--duration, --connections, --login-connections and --warmup must be >= 1")
-    if any("=" not in item for item in args.service_env):
-        parser.error("--service-env takes KEY=VALUE")
     return args
 
 
@@ -381,41 +361,31 @@ def run_all(databases: Sequence[str], options: Options) -> list[DatabaseRun]:
     return runs
 
 
+def report(runs: Sequence[DatabaseRun], options: Options) -> BenchReport:
+    rows = [row for run in runs for row in run.rows]
+    return BenchReport(
+        table=markdown_table(rows),
+        payload={
+            "options": asdict(options),
+            "rows": [asdict(row) for row in rows],
+            "measurements": {run.database: run.measurements for run in runs},
+        },
+        footer="; ratios are measured in the same run.",
+        missed=any(row.met is False for row in rows),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if not require_wrk():
-        return 2
-    signal.signal(signal.SIGTERM, exit_on_sigterm)
     options = Options(
         duration=args.duration,
         connections=args.connections,
         login_connections=args.login_connections,
         warmup=args.warmup,
         postgres_url=args.postgres_url,
-        service_env=parse_service_env(args.service_env),
+        service_env=args.service_env,
     )
-    info = machine_info()
-    progress(f"{info['cpus']} CPUs, load average {' '.join(info['loadavg'])}")
-    try:
-        runs = run_all(args.databases, options)
-    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
-        # Everything started has been stopped by now; say what went wrong without a traceback.
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
-    rows = [row for run in runs for row in run.rows]
-    print(markdown_table(rows))
-    print(f"\nload average at start: {' '.join(info['loadavg'])}; ratios are measured in the same run.")
-    if args.json:
-        payload = {
-            "machine": info,
-            "options": asdict(options),
-            "rows": [asdict(row) for row in rows],
-            "measurements": {run.database: run.measurements for run in runs},
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    missed = any(row.met is False for row in rows)
-    return 1 if args.strict and missed else 0
+    return run_bench(args, lambda: run_all(args.databases, options), lambda runs: report(runs, options))
 
 
 if __name__ == "__main__":

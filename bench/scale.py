@@ -17,8 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -26,26 +24,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from common import (
-    DATABASES,
-    DEFAULT_POSTGRES_URL,
     PASSWORD,
+    BenchReport,
     WrkResult,
-    exit_on_sigterm,
+    add_common_options,
+    finish_common_options,
     fresh_database,
-    machine_info,
     markdown,
-    parse_service_env,
     postgres_execute,
     progress,
     register_user,
-    require_wrk,
     rss_mb,
+    run_bench,
     run_wrk,
     running,
     start_service,
     wait_ready,
     write_get_script,
-    write_json,
 )
 from fill import Fill, fill_database
 
@@ -205,34 +200,39 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--small", type=int, default=1000, help="tokens in the small database (default 1000)")
     parser.add_argument("--tokens", type=int, default=1_000_000, help="tokens in the large one (default 1000000)")
     parser.add_argument("--cache", default="on,off", help="token cache modes to measure: on,off (default both)")
-    parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="server, no db")
-    parser.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE", help="extra setting")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    add_common_options(parser)
     args = parser.parse_args(argv)
-    args.databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    finish_common_options(parser, args)
     args.cache = tuple(name.strip() for name in args.cache.split(",") if name.strip())
-    if set(args.databases) - set(DATABASES) or not args.databases:
-        parser.error(f"--databases takes {', '.join(DATABASES)}")
     if set(args.cache) - set(CACHE_MODES) or not args.cache:
         parser.error("--cache takes on,off")
     if min(args.duration, args.connections, args.warmup, args.passes) < 1:
         parser.error("--duration, --connections, --warmup and --passes must be >= 1")
     if not 10 <= args.small < args.tokens:
         parser.error("need 10 <= --small < --tokens")
-    try:
-        args.service_env = parse_service_env(args.service_env)
-    except ValueError as error:
-        parser.error(str(error))
     return args
+
+
+def measure(databases: Sequence[str], options: Options) -> tuple[list[Pass], dict[str, dict[str, float]]]:
+    passes: list[Pass] = []
+    fills: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="sanctum_scale_") as tmp:
+        for kind in databases:
+            measured, fills[kind] = bench_database(kind, Path(tmp), options)
+            passes += measured
+    return passes, fills
+
+
+def report(passes: list[Pass], fills: dict[str, dict[str, float]], options: Options) -> BenchReport:
+    return BenchReport(
+        table=table(passes, options),
+        payload={"options": asdict(options), "fill_seconds": fills, "passes": [asdict(p) for p in passes]},
+        footer=f"; fill seconds: {fills}",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if not require_wrk():
-        return 2
-    signal.signal(signal.SIGTERM, exit_on_sigterm)
     options = Options(
         args.duration,
         args.connections,
@@ -244,27 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.service_env,
         args.cache,
     )
-    info = machine_info()
-    progress(f"{info['cpus']} CPUs, load average {' '.join(info['loadavg'])}")
-    passes: list[Pass] = []
-    fills: dict[str, dict[str, float]] = {}
-    try:
-        with tempfile.TemporaryDirectory(prefix="sanctum_scale_") as tmp:
-            for kind in args.databases:
-                measured, fills[kind] = bench_database(kind, Path(tmp), options)
-                passes += measured
-    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
-    print(table(passes, options))
-    print(f"\nload average at start: {' '.join(info['loadavg'])}; fill seconds: {fills}")
-    if args.json:
-        write_json(
-            args.json,
-            {"machine": info, "options": asdict(options), "fill_seconds": fills, "passes": [asdict(p) for p in passes]},
-        )
-    missed = "**NO**" in table(passes, options)
-    return 1 if args.strict and missed else 0
+    return run_bench(args, lambda: measure(args.databases, options), lambda result: report(*result, options))
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,30 +30,27 @@ from typing import Any
 
 import aiohttp
 from common import (
-    DATABASES,
-    DEFAULT_POSTGRES_URL,
     HOST,
     PASSWORD,
     RATE_LIMIT_OFF,
+    BenchReport,
     Server,
     WrkResult,
+    add_common_options,
     background_wrk,
-    exit_on_sigterm,
     expect,
+    finish_common_options,
     fresh_database,
-    machine_info,
     markdown,
-    parse_service_env,
     progress,
     register_user,
     request,
-    require_wrk,
     rss_mb,
+    run_bench,
     running,
     start_service,
     wait_ready,
     write_get_script,
-    write_json,
     write_login_script,
 )
 
@@ -286,31 +281,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--refresh-connections", type=int, default=8, help="of which refresh chains (default 8)")
     parser.add_argument("--sample-seconds", type=float, default=10, help="RSS sampling interval (default 10)")
     parser.add_argument("--bcrypt-rounds", type=int, default=10, help="BCRYPT_ROUNDS (default 10, as run.py)")
-    parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="server, no db")
-    parser.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE", help="extra setting")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    add_common_options(parser)
     args = parser.parse_args(argv)
-    args.databases = [name.strip() for name in args.databases.split(",") if name.strip()]
-    if set(args.databases) - set(DATABASES) or not args.databases:
-        parser.error(f"--databases takes {', '.join(DATABASES)}")
+    finish_common_options(parser, args)
     if min(args.duration, args.login_connections, args.refresh_connections, args.sample_seconds) <= 0:
         parser.error("--duration, --sample-seconds and the connection counts must be > 0")
     if args.connections - args.login_connections - args.refresh_connections < 2:
         parser.error("--connections must leave at least 2 for /api/me")
-    try:
-        args.service_env = parse_service_env(args.service_env)
-    except ValueError as error:
-        parser.error(str(error))
     return args
+
+
+def measure(databases: Sequence[str], options: Options) -> list[SoakRun]:
+    with tempfile.TemporaryDirectory(prefix="sanctum_soak_") as tmp:
+        return [bench_database(kind, Path(tmp), options) for kind in databases]
+
+
+def report(runs: list[SoakRun], options: Options) -> BenchReport:
+    payload = {
+        "options": asdict(options),
+        "runs": [{**asdict(run), "errors": run.errors, "growth": run.growth} for run in runs],
+    }
+    return BenchReport(table(runs), payload)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if not require_wrk():
-        return 2
-    signal.signal(signal.SIGTERM, exit_on_sigterm)
     options = Options(
         args.duration,
         args.connections,
@@ -321,25 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.postgres_url,
         args.service_env,
     )
-    info = machine_info()
-    progress(f"{info['cpus']} CPUs, load average {' '.join(info['loadavg'])}; load goes to {HOST} only")
-    try:
-        with tempfile.TemporaryDirectory(prefix="sanctum_soak_") as tmp:
-            runs = [bench_database(kind, Path(tmp), options) for kind in args.databases]
-    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
-    output = table(runs)
-    print(output)
-    print(f"\nload average at start: {' '.join(info['loadavg'])}")
-    if args.json:
-        payload = {
-            "machine": info,
-            "options": asdict(options),
-            "runs": [{**asdict(run), "errors": run.errors, "growth": run.growth} for run in runs],
-        }
-        write_json(args.json, payload)
-    return 1 if args.strict and "**NO**" in output else 0
+    banner = f"; load goes to {HOST} only"
+    return run_bench(args, lambda: measure(args.databases, options), lambda runs: report(runs, options), banner)
 
 
 if __name__ == "__main__":
