@@ -13,6 +13,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from sanctum_py.core.hashing import PasswordHasher
+from sanctum_py.db.dialects import placeholder, quote
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import User
 
@@ -152,16 +153,14 @@ def _users_sql(template: str, dialect: str, *, case_insensitive: bool) -> str:
     part of the SQL."""
     fold = case_insensitive and dialect != "mysql"
 
-    def quote(name: str) -> str:
-        return f"`{name}`" if dialect == "mysql" else f'"{name}"'
-
-    sql = template.replace("{table}", quote("users"))
+    sql = template.replace("{table}", quote("users", dialect))
     for name in IDENTIFIER_COLUMNS:
-        sql = sql.replace(f"{{col:{name}}}", f"lower({quote(name)})" if fold else quote(name))
+        column = quote(name, dialect)
+        sql = sql.replace(f"{{col:{name}}}", f"lower({column})" if fold else column)
     numbers = itertools.count(1)
 
-    def placeholder(marker: re.Match[str]) -> str:
-        text = {"postgres": f"${next(numbers)}", "mysql": "%s"}.get(dialect, "?")
+    def parameter(marker: re.Match[str]) -> str:
+        text = placeholder(next(numbers), dialect)
         return f"lower({text})" if fold and marker.group() == "{p}" else text
 
-    return re.sub(r"\{[pv]\}", placeholder, sql)
+    return re.sub(r"\{[pv]\}", parameter, sql)

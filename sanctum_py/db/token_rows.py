@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from tortoise import connections
 
+from sanctum_py.db.dialects import placeholder, quote
 from sanctum_py.db.models import PersonalAccessToken, User
 
 TOKEN_ALIAS = "t__"  # token columns come back as t__<column>, beside the user's own columns
@@ -41,17 +42,30 @@ def _token_columns() -> tuple[str, ...]:
 
 @lru_cache(maxsize=8)
 def _statement(dialect: str, by_id: bool) -> str:
-    def quote(name: str) -> str:
-        return f"`{name}`" if dialect == "mysql" else f'"{name}"'
+    def q(name: str) -> str:
+        return quote(name, dialect)
 
-    placeholder = {"postgres": "$1", "mysql": "%s"}.get(dialect, "?")
-    token_columns = ", ".join(f"t.{quote(c)} AS {quote(TOKEN_ALIAS + c)}" for c in _token_columns())
+    token_columns = ", ".join(f"t.{q(c)} AS {q(TOKEN_ALIAS + c)}" for c in _token_columns())
     return (
         f"SELECT {token_columns}, u.* "  # noqa: S608 - only model metadata, never request text
-        f"FROM {quote(PersonalAccessToken._meta.db_table)} t "
-        f"JOIN {quote(User._meta.db_table)} u ON u.{quote('id')} = t.{quote('tokenable_id')} "
-        f"WHERE t.{quote('id' if by_id else 'token')} = {placeholder}"
+        f"FROM {q(PersonalAccessToken._meta.db_table)} t "
+        f"JOIN {q(User._meta.db_table)} u ON u.{q('id')} = t.{q('tokenable_id')} "
+        f"WHERE t.{q('id' if by_id else 'token')} = {placeholder(1, dialect)}"
     )
+
+
+# The columns insert_token writes, in the order of its statement's parameters.
+INSERT_COLUMNS = (
+    "tokenable_type",
+    "tokenable_id",
+    "name",
+    "token",
+    "abilities",
+    "last_used_at",
+    "expires_at",
+    "created_at",
+    "updated_at",
+)
 
 
 async def insert_token(
@@ -67,19 +81,9 @@ async def insert_token(
     """Insert one token row (`token` is the hash) and return it as the model, id included."""
     connection = connections.get("default")  # inside in_transaction(), the transaction's connection
     dialect = connection.capabilities.dialect
-    given = {
-        "tokenable_type": tokenable_type,
-        "tokenable_id": tokenable_id,
-        "name": name,
-        "token": token,
-        "abilities": abilities,
-        "last_used_at": None,
-        "expires_at": expires_at,
-        "created_at": now,
-        "updated_at": now,
-    }
+    given = (tokenable_type, tokenable_id, name, token, abilities, None, expires_at, now, now)
     fields = PersonalAccessToken._meta.fields_map
-    row = {column: fields[column].to_db_value(value, None) for column, value in given.items()}
+    row = {column: fields[column].to_db_value(value, None) for column, value in zip(INSERT_COLUMNS, given, strict=True)}
     inserted = await connection.execute_insert(_insert_statement(dialect), list(row.values()))
     token_id = inserted["id"] if dialect == "postgres" else inserted  # asyncpg gives the RETURNING row
     return PersonalAccessToken._init_from_db(id=token_id, **row)
@@ -87,26 +91,10 @@ async def insert_token(
 
 @lru_cache(maxsize=4)
 def _insert_statement(dialect: str) -> str:
-    def quote(name: str) -> str:
-        return f"`{name}`" if dialect == "mysql" else f'"{name}"'
-
-    columns = (
-        "tokenable_type",
-        "tokenable_id",
-        "name",
-        "token",
-        "abilities",
-        "last_used_at",
-        "expires_at",
-        "created_at",
-        "updated_at",
-    )
-    if dialect == "postgres":
-        values = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
-    else:
-        values = ", ".join(["%s" if dialect == "mysql" else "?"] * len(columns))
-    returning = " RETURNING id" if dialect == "postgres" else ""
+    columns = ", ".join(quote(c, dialect) for c in INSERT_COLUMNS)
+    values = ", ".join(placeholder(n, dialect) for n in range(1, len(INSERT_COLUMNS) + 1))
+    returning = " RETURNING id" if dialect == "postgres" else ""  # the others report lastrowid
     return (
-        f"INSERT INTO {quote(PersonalAccessToken._meta.db_table)} "  # noqa: S608 - model metadata only
-        f"({', '.join(map(quote, columns))}) VALUES ({values}){returning}"
+        f"INSERT INTO {quote(PersonalAccessToken._meta.db_table, dialect)} "  # noqa: S608 - model metadata only
+        f"({columns}) VALUES ({values}){returning}"
     )
