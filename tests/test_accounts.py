@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
+from sanctum_py.core.two_factor import code_at, timestep
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import PersonalAccessToken, User
 from sanctum_py.http.keys import SERVICES
+from tests.conftest import ClientFactory
 from tests.support.api import JSON_HEADERS, bearer, login, register
 from tests.support.contract import ContractClient
 from tests.support.secret_scan import record_output
@@ -168,3 +171,39 @@ def test_create_user_cli_can_make_an_admin(tmp_path: Path, database_url: str) ->
             await close_database()
 
     assert asyncio.run(check()) == ("admin", True)
+
+
+async def test_deactivation_ends_every_session_for_good(make_client: ClientFactory) -> None:
+    """Deactivate then reactivate: the access tokens, refresh tokens and 2FA challenges issued before
+    stay dead (they used to come back with the account)."""
+    client = await make_client(refresh_tokens=True)
+    admin = await make_admin(client)
+    await register(client)
+    user = await User.get(username="ahmetyilmaz")
+    session = (await login(client, "ahmetyilmaz", "password123")).json()
+    two_factor = client.app[SERVICES].two_factor
+    now = timestep(time.time()) * 30 + 15.0  # the middle of a step: the code below stays valid
+    two_factor.clock = lambda: now
+    await two_factor.enable(user.id)
+    await User.filter(id=user.id).update(two_factor_confirmed_at=utc_now())
+    challenge = (await login(client, "ahmetyilmaz", "password123")).json()["challenge_token"]
+
+    for active in (False, True):
+        patched = await client.request(
+            "PATCH", f"/api/users/{user.id}", json={"is_active": active}, headers=bearer(admin)
+        )
+        assert patched.status == 200, patched.text
+
+    assert (await client.get("/api/me", headers=bearer(session["access_token"]))).status == 401
+    refreshed = await client.post(
+        "/api/refresh", json={"refresh_token": session["refresh_token"]}, headers=JSON_HEADERS
+    )
+    assert refreshed.status == 401
+    code = code_at(await two_factor.secret_key(user.id) or "", timestep(now))
+    completed = await client.post(
+        "/api/two-factor-challenge", json={"challenge_token": challenge, "code": code}, headers=JSON_HEADERS
+    )
+    assert completed.status == 422
+    assert await PersonalAccessToken.filter(tokenable_id=user.id).count() == 0
+    # The account itself works again: a new login gets a new session.
+    assert (await login(client, "ahmetyilmaz", "password123")).json().get("two_factor") is True

@@ -8,7 +8,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from sanctum_py.core.accounts import ROLES
-from sanctum_py.db.models import User
+from sanctum_py.core.container import Services
+from sanctum_py.db.models import TwoFactorChallenge, User
 from sanctum_py.http.input import read_input
 from sanctum_py.http.keys import SERVICES
 from sanctum_py.http.responses import NotFound, json_response
@@ -51,5 +52,17 @@ async def update_user(request: web.Request) -> web.Response:
     )
     if user is None:
         raise NotFound(f"No query results for model [App\\Models\\User] {raw_id}")
-    services.tokens.cache.forget_user(user.id)  # a deactivation takes effect before it is answered
+    if active is False:
+        await end_sessions(services, user.id)
+    services.tokens.cache.forget_user(user.id)  # a role change takes effect before it is answered
     return json_response(admin_view(user))
+
+
+async def end_sessions(services: Services, user_id: int) -> None:
+    """Everything a deactivated user could still sign in with, gone before the answer: refusing them
+    while inactive is not enough, since a reactivation would bring them back (refresh families first:
+    they revoke the access tokens they issued; then every access token, which drops the cached ones)."""
+    if services.refresh is not None:
+        await services.refresh.revoke_all_for(user_id)
+    await services.tokens.revoke_all_for(user_id)
+    await TwoFactorChallenge.filter(user_id=user_id).delete()  # a login halfway through
