@@ -207,3 +207,78 @@ async def test_deactivation_ends_every_session_for_good(make_client: ClientFacto
     assert await PersonalAccessToken.filter(tokenable_id=user.id).count() == 0
     # The account itself works again: a new login gets a new session.
     assert (await login(client, "ahmetyilmaz", "password123")).json().get("two_factor") is True
+
+
+LAST_ADMIN = {
+    "role": ["The role cannot be changed while this user is the last active admin."],
+    "is_active": ["The is active field cannot be false while this user is the last active admin."],
+}
+
+
+async def test_the_last_active_admin_cannot_demote_or_deactivate_itself(client: ContractClient) -> None:
+    admin = await make_admin(client)
+    boss = await User.get(username="boss")
+    for body, fields in (
+        ({"role": "staff"}, ["role"]),
+        ({"is_active": False}, ["is_active"]),
+        ({"role": "user", "is_active": "0"}, ["role", "is_active"]),
+    ):
+        refused = await client.request("PATCH", f"/api/users/{boss.id}", json=body, headers=bearer(admin))
+        assert (refused.status, refused.json()) == (
+            422,
+            {"message": "The given data was invalid.", "errors": {field: LAST_ADMIN[field] for field in fields}},
+        )
+    after = await User.get(id=boss.id)
+    assert (after.role, after.is_active, after.updated_at) == ("admin", True, boss.updated_at)
+    # Changes that keep it an active admin, and changes to anyone else, go through.
+    kept = await client.request("PATCH", f"/api/users/{boss.id}", json={"role": "admin"}, headers=bearer(admin))
+    assert kept.status == 200
+    await register(client)
+    other = await User.get(username="ahmetyilmaz")
+    assert (
+        await client.request("PATCH", f"/api/users/{other.id}", json={"role": "admin"}, headers=bearer(admin))
+    ).status == 200
+    # With a second active admin, the first may step down; then the second is the last one.
+    assert (
+        await client.request("PATCH", f"/api/users/{boss.id}", json={"role": "user"}, headers=bearer(admin))
+    ).status == 200
+    second = str((await login(client, "ahmetyilmaz", "password123")).json()["access_token"])
+    last = await client.request("PATCH", f"/api/users/{other.id}", json={"is_active": False}, headers=bearer(second))
+    assert (last.status, last.json()["errors"]) == (422, {"is_active": LAST_ADMIN["is_active"]})
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(client: ContractClient) -> None:
+    """Each request alone is allowed (another admin remains); together they must not both succeed.
+    The loser gets 422, or 401/403 when the winner's change reached its token first."""
+    await make_admin(client)
+    await register(client)
+    names = ("boss", "ahmetyilmaz")
+    ids = [(await User.get(username=name)).id for name in names]
+    for round_number in range(6):
+        await User.filter(id__in=ids).update(role="admin", is_active=True)
+        tokens = [str((await login(client, name, "password123")).json()["access_token"]) for name in names]
+        change = {"role": "user"} if round_number % 2 else {"is_active": False}
+        answers = await asyncio.gather(
+            client.request("PATCH", f"/api/users/{ids[1]}", json=change, headers=bearer(tokens[0])),
+            client.request("PATCH", f"/api/users/{ids[0]}", json=change, headers=bearer(tokens[1])),
+        )
+        statuses = sorted(answer.status for answer in answers)
+        assert statuses[0] == 200 and statuses[1] in (401, 403, 422), [a.text for a in answers]
+        assert await User.filter(id__in=ids, role="admin", is_active=True).count() == 1
+
+
+async def test_concurrent_demotions_in_the_service_leave_one_admin(client: ContractClient) -> None:
+    """The same race without the HTTP layer in between, so both changes surely overlap: the lock decides."""
+    accounts = client.app[SERVICES].accounts
+    for number in range(4):
+        await register(client, username=f"admin{number}", email=f"admin{number}@example.com")
+    await User.all().update(role="admin", is_active=True)
+    ids = list(await User.all().values_list("id", flat=True))
+    for round_number in range(5):
+        await User.all().update(role="admin", is_active=True)
+        demote = {"role": "staff", "is_active": None} if round_number % 2 else {"role": None, "is_active": False}
+        outcomes = await asyncio.gather(
+            *(accounts.update_account(user_id, **demote) for user_id in ids), return_exceptions=True
+        )
+        assert [type(o).__name__ for o in outcomes].count("LastActiveAdmin") == 1, outcomes
+        assert await User.filter(role="admin", is_active=True).count() == 1

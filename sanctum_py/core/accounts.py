@@ -11,6 +11,7 @@ from typing import Any
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from sanctum_py.core.hashing import PasswordHasher
 from sanctum_py.db.dialects import placeholder, quote
@@ -28,6 +29,14 @@ class IdentifierTaken(Exception):
     def __init__(self, columns: list[str]) -> None:
         super().__init__(", ".join(columns))
         self.columns = columns
+
+
+class LastActiveAdmin(Exception):
+    """The change would leave no active admin: `fields` are the requested changes that demote."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__(", ".join(fields))
+        self.fields = fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,20 +97,33 @@ class Accounts:
         return users[0]
 
     async def update_account(self, user_id: int, *, role: str | None, is_active: bool | None) -> User | None:
-        """An administrator's change of role or active flag. The caller must drop cached tokens."""
-        user = await User.get_or_none(id=user_id)
-        if user is None:
-            return None
+        """An administrator's change of role or active flag. The caller must drop cached tokens.
+
+        Raises LastActiveAdmin when the user is the only active admin and the change would make it
+        stop being one. Race-safe: the active admins' rows are locked (SELECT ... FOR UPDATE, in id
+        order) before they are counted, so two admins demoting each other at once are serialised and
+        the second sees the first's change. SQLite has one writer at a time (one connection per process,
+        and a transaction whose snapshot went stale cannot write)."""
         changes: dict[str, object] = {}
         if role is not None:
             changes["role"] = role
         if is_active is not None:
             changes["is_active"] = is_active
-        if changes:
+        demoting = ["role"] if role not in (None, "admin") else []
+        if is_active is False:
+            demoting.append("is_active")
+        async with in_transaction():
+            if demoting:
+                admins = await User.filter(role="admin", is_active=True).order_by("id").select_for_update().only("id")
+                if [admin.id for admin in admins] == [user_id]:
+                    raise LastActiveAdmin(demoting)
+            user = await User.get_or_none(id=user_id)
+            if user is None or not changes:
+                return user
             changes["updated_at"] = utc_now()
             await User.filter(id=user_id).update(**changes)
-            for name, value in changes.items():
-                setattr(user, name, value)
+        for name, value in changes.items():
+            setattr(user, name, value)
         return user
 
     async def find_by_email(self, email: str) -> User | None:

@@ -7,14 +7,29 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from sanctum_py.core.accounts import ROLES
+from sanctum_py.core.accounts import ROLES, LastActiveAdmin
 from sanctum_py.core.container import Services
 from sanctum_py.db.models import TwoFactorChallenge, User
 from sanctum_py.http.input import read_input
 from sanctum_py.http.keys import SERVICES
 from sanctum_py.http.responses import NotFound, json_response
 from sanctum_py.http.serializers import laravel_timestamp, stored_user
-from sanctum_py.http.validation import BOOLEAN, NULLABLE, STRING, Rule, Rules, display_name, validate_input
+from sanctum_py.http.validation import (
+    BOOLEAN,
+    NULLABLE,
+    STRING,
+    Rule,
+    Rules,
+    ValidationFailed,
+    display_name,
+    validate_input,
+)
+
+# Ours (Laravel has no such rule), in the style of its validation messages.
+LAST_ADMIN_MESSAGES = {
+    "role": "The role cannot be changed while this user is the last active admin.",
+    "is_active": "The is active field cannot be false while this user is the last active admin.",
+}
 
 
 class OneOf(Rule):
@@ -47,9 +62,14 @@ async def update_user(request: web.Request) -> web.Response:
     data = await validate_input(AccountUpdate, await read_input(request))
     active = None if data.is_active is None else data.is_active in (True, 1, "1")
     user_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 19 else None
-    user = (
-        None if user_id is None else await services.accounts.update_account(user_id, role=data.role, is_active=active)
-    )
+    try:
+        user = (
+            None
+            if user_id is None
+            else await services.accounts.update_account(user_id, role=data.role, is_active=active)
+        )
+    except LastActiveAdmin as refused:  # nobody would be left to administer the service
+        raise ValidationFailed({field: [LAST_ADMIN_MESSAGES[field]] for field in refused.fields}) from None
     if user is None:
         raise NotFound(f"No query results for model [App\\Models\\User] {raw_id}")
     if active is False:
