@@ -282,3 +282,15 @@ async def test_concurrent_demotions_in_the_service_leave_one_admin(client: Contr
         )
         assert [type(o).__name__ for o in outcomes].count("LastActiveAdmin") == 1, outcomes
         assert await User.filter(role="admin", is_active=True).count() == 1
+
+
+def test_create_user_cli_refuses_a_password_over_72_bytes(tmp_path: Path, database_url: str) -> None:
+    env_file = tmp_path / "test.env"
+    env_file.write_text(f"DATABASE_URL={database_url}\nAPP_KEY=base64:{'A' * 43}=\nBCRYPT_ROUNDS=4\nLOG_LEVEL=DEBUG\n")
+    command = [sys.executable, "-m", "sanctum_py", "--env-file", str(env_file), "create-user", "--name", "Long"]
+    command += ["--username", "long_cli", "--email", "long_cli@example.com", "--password", "ş" * 37]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    record_output("create-user", result.stdout + result.stderr)
+    assert result.returncode == 1
+    assert "The password must not be greater than 72 bytes." in result.stderr
+    assert "Created user" not in result.stdout

@@ -224,6 +224,10 @@ async def test_forgot_password_validation(client: ContractClient, body: dict[str
             {"token": [], "email": EMAIL, "password": "long-enough", "password_confirmation": "long-enough"},
             {"token": ["The token field is required."]},
         ),
+        (  # deliberate (ASVS 2.1.3): bcrypt would cut it; 37 characters, 74 bytes
+            {"token": "x", "email": EMAIL, "password": "ş" * 37, "password_confirmation": "ş" * 37},
+            {"password": ["The password must not be greater than 72 bytes."]},
+        ),
     ],
 )
 async def test_reset_password_validation(client: ContractClient, body: dict[str, Any], errors: Any) -> None:
@@ -237,6 +241,7 @@ async def test_a_bad_password_never_spends_the_token(mail: SmtpServer, make_clie
     await register(client)
     token = await mailed_token(client, mail)
     assert (await reset(client, token, password="short")).status == 422
+    assert (await reset(client, token, password="x" * 73)).status == 422
     assert (await reset(client, token)).body == RESET
 
 

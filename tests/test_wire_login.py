@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import FormData
 
+from sanctum_py.core.hashing import hash_password_sync
+from sanctum_py.db.models import User
 from tests.support.api import JSON_HEADERS, register, registration
 from tests.support.contract import ContractClient, WireResponse
 from tests.support.db import json_time, query
@@ -238,7 +240,10 @@ async def test_invalid_utf8_in_a_form_password_is_a_422(client: ContractClient) 
     ],
 )
 async def test_long_and_multibyte_passwords(client: ContractClient, password: str, attempt: str, ok: bool) -> None:
-    await register(client, password=password, password_confirmation=password)
+    """Hashes written by Laravel from passwords over 72 bytes (registration here refuses them now, on
+    purpose): they verify as PHP verifies them, on the first 72 bytes."""
+    await register(client)
+    await User.filter(username="ahmetyilmaz").update(password=hash_password_sync(password, 4))
     response = await sign_in(client, "ahmetyilmaz", attempt)
     assert response.status == (200 if ok else 422), response.text
     if not ok:

@@ -220,8 +220,32 @@ async def test_multibyte_characters_count_as_one_toward_max(client: ContractClie
     assert too_long.body == invalid({"name": ["The name must not be greater than 255 characters."]})
 
 
-async def test_very_long_password_is_accepted(client: ContractClient) -> None:
-    response = await post_json(client, registration(password=LONG, password_confirmation=LONG))
+TOO_LONG = ["The password must not be greater than 72 bytes."]
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        pytest.param("x" * 73, id="73-ascii"),
+        pytest.param("ş" * 37, id="37-chars-74-bytes"),
+        pytest.param("😀" * 19, id="19-chars-76-bytes"),
+        pytest.param("pässwörd-" * 8, id="72-chars-88-bytes"),
+        pytest.param(LONG, id="10000"),
+    ],
+)
+async def test_passwords_over_72_bytes_are_refused(client: ContractClient, password: str) -> None:
+    """Deliberate difference (ASVS 2.1.3): bcrypt reads 72 bytes, so a longer password would be cut
+    silently (Laravel accepts it). Bytes of UTF-8, not characters."""
+    response = await post_json(client, registration(password=password, password_confirmation=password))
+    assert response.body == invalid({"password": TOO_LONG})
+    assert await count_users() == 0
+    mismatched = await post_json(client, registration(password=password, password_confirmation="other"))
+    assert mismatched.body == invalid({"password": ["The password confirmation does not match.", *TOO_LONG]})
+
+
+@pytest.mark.parametrize("password", ["x" * 72, "ş" * 36, "😀" * 18])
+async def test_passwords_of_72_bytes_are_accepted(client: ContractClient, password: str) -> None:
+    response = await post_json(client, registration(password=password, password_confirmation=password))
     assert response.status == 201, response.text
 
 

@@ -16,6 +16,7 @@ from sanctum_py.http.keys import SERVICES, current
 from sanctum_py.http.responses import JSON, TooManyAttempts, json_response
 from sanctum_py.http.serializers import registered_user, session_body, stored_user
 from sanctum_py.http.validation import (
+    BCRYPT_BYTES,
     BOOLEAN,
     CONFIRMED,
     EMAIL,
@@ -39,7 +40,7 @@ class RegisterInput(BaseModel):
     surname: Annotated[str | None, Rules(NULLABLE, STRING, Max(255))] = None
     username: Annotated[str, Rules(REQUIRED, STRING, Max(255), Unique("username"))]
     email: Annotated[str, Rules(REQUIRED, STRING, EMAIL, Max(255), Unique("email"))]
-    password: Annotated[str, Rules(REQUIRED, STRING, Min(8), CONFIRMED)]
+    password: Annotated[str, Rules(REQUIRED, STRING, Min(8), CONFIRMED, BCRYPT_BYTES)]
 
 
 class LoginInput(BaseModel):

@@ -15,7 +15,17 @@ from sanctum_py.core.passwords import ResetStatus
 from sanctum_py.http.input import read_input
 from sanctum_py.http.keys import SERVICES
 from sanctum_py.http.responses import json_response
-from sanctum_py.http.validation import CONFIRMED, EMAIL, REQUIRED, STRING, Min, Rules, ValidationFailed, validate_input
+from sanctum_py.http.validation import (
+    BCRYPT_BYTES,
+    CONFIRMED,
+    EMAIL,
+    REQUIRED,
+    STRING,
+    Min,
+    Rules,
+    ValidationFailed,
+    validate_input,
+)
 
 # laravel/laravel@8.x resources/lang/en/passwords.php
 MESSAGES = {
@@ -34,7 +44,7 @@ class ForgotPasswordInput(BaseModel):
 class ResetPasswordInput(BaseModel):
     token: Annotated[Any, Rules(REQUIRED)]
     email: Annotated[str, Rules(REQUIRED, EMAIL)]
-    password: Annotated[str, Rules(REQUIRED, STRING, Min(8), CONFIRMED)]
+    password: Annotated[str, Rules(REQUIRED, STRING, Min(8), CONFIRMED, BCRYPT_BYTES)]
 
 
 def _failed(status: ResetStatus) -> ValidationFailed:
