@@ -118,7 +118,7 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     from sanctum_py.core.container import Services
     from sanctum_py.db.setup import close_database, init_database
     from sanctum_py.http.handlers.auth import RegisterInput
-    from sanctum_py.http.validation import ValidationFailed, validate_input
+    from sanctum_py.http.validation import Unique, ValidationFailed, validate_input
 
     password = args.password or os.environ.get("SANCTUM_PASSWORD") or getpass.getpass("Password: ")
     fields = {
@@ -142,8 +142,9 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
                 for message in messages:
                     print(message, file=sys.stderr)
             return 1
-        except IdentifierTaken as taken:
-            print(f"Already taken: {', '.join(taken.columns)}", file=sys.stderr)
+        except IdentifierTaken as taken:  # lost a race after validation: the same messages
+            for column in taken.columns:
+                print(Unique.taken_message(column), file=sys.stderr)
             return 1
         finally:
             await close_database()

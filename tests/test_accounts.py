@@ -294,3 +294,34 @@ def test_create_user_cli_refuses_a_password_over_72_bytes(tmp_path: Path, databa
     assert result.returncode == 1
     assert "The password must not be greater than 72 bytes." in result.stderr
     assert "Created user" not in result.stdout
+
+
+def test_create_user_cli_keeps_one_login_namespace(tmp_path: Path, database_url: str) -> None:
+    env_file = tmp_path / "test.env"
+    env_file.write_text(f"DATABASE_URL={database_url}\nAPP_KEY=base64:{'A' * 43}=\nBCRYPT_ROUNDS=4\nLOG_LEVEL=DEBUG\n")
+    command = [sys.executable, "-m", "sanctum_py", "--env-file", str(env_file), "create-user", "--name", "N"]
+    command += ["--password", "password123"]
+    results = [
+        subprocess.run([*command, *identifiers], capture_output=True, text=True, check=False)
+        for identifiers in (
+            ["--username", "first_cli", "--email", "first_cli@example.com"],
+            ["--username", "First_CLI@example.com", "--email", "second_cli@example.com"],
+            ["--username", "second_cli", "--email", "FIRST_cli@example.com"],
+        )
+    ]
+    for result in results:
+        record_output("create-user", result.stdout + result.stderr)
+    assert [result.returncode for result in results] == [0, 1, 1], results[0].stderr
+    assert "The username has already been taken." in results[1].stderr
+    assert "The email has already been taken." in results[2].stderr
+
+    async def cleanup() -> int:
+        from sanctum_py.db.setup import close_database, init_database
+
+        await init_database(database_url)
+        try:
+            return await User.filter(username__in=["first_cli", "First_CLI@example.com", "second_cli"]).delete()
+        finally:
+            await close_database()
+
+    assert asyncio.run(cleanup()) == 1

@@ -6,6 +6,7 @@ project's own encoder), so each test pins the bytes a Laravel client receives.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -14,7 +15,9 @@ from typing import Any
 
 import pytest
 from aiohttp import FormData
+from tortoise import connections
 
+from tests.conftest import ClientFactory
 from tests.support.api import JSON_HEADERS, registration
 from tests.support.contract import ContractClient, WireResponse
 from tests.support.db import query, stored_time
@@ -551,6 +554,59 @@ async def test_uniqueness_ignores_case_and_blanks(client: ContractClient, overri
     assert (await post_json(client, registration())).status == 201
     response = await post_json(client, registration(**overrides))
     assert response.body == invalid({field: [f"The {field} has already been taken."]})
+
+
+# Deliberate difference: one login namespace. A login matches either column, so a username equal to
+# someone's email (or the reverse) would capture their logins; Laravel's `unique` checks one column.
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"username": "ahmet@example.com", "email": "mallory@example.com"}, "username"),
+        ({"username": "AHMET@Example.com", "email": "mallory@example.com"}, "username"),
+        ({"username": "mallory", "email": "AhmetYilmaz@example.org"}, "email"),
+    ],
+)
+async def test_a_username_may_not_be_anothers_email_nor_the_reverse(
+    client: ContractClient, overrides: dict, field: str
+) -> None:
+    first = registration(username="ahmetyilmaz@example.org", email="Ahmet@Example.com")
+    assert (await post_json(client, first)).status == 201
+    response = await post_json(client, registration(**overrides))
+    assert response.body == invalid({field: [f"The {field} has already been taken."]})
+    assert await count_users() == 1
+    signed_in = await client.post(
+        "/api/login", json={"login": "ahmet@example.com", "password": "password123"}, headers=JSON_HEADERS
+    )
+    assert signed_in.json()["data"]["username"] == "ahmetyilmaz@example.org"
+
+
+async def test_one_namespace_follows_case_sensitivity_when_it_is_off(make_client: ClientFactory) -> None:
+    client = await make_client(case_insensitive_identifiers=False)
+    assert (await post_json(client, registration(username="ahmetyilmaz@example.org"))).status == 201
+    same = await post_json(client, registration(username="mallory", email="ahmetyilmaz@example.org"))
+    assert same.body == invalid({"email": ["The email has already been taken."]})
+    dialect = connections.get("default").capabilities.dialect
+    other_case = await post_json(client, registration(username="ahmet@EXAMPLE.com", email="mallory@example.com"))
+    # MariaDB's collation ignores case whatever the setting; elsewhere only the exact spelling collides.
+    assert other_case.status == (422 if dialect == "mysql" else 201), other_case.text
+
+
+async def test_one_registration_may_use_its_own_email_as_username(client: ContractClient) -> None:
+    response = await post_json(client, registration(username="ahmet@example.com"))
+    assert response.status == 201, response.text
+
+
+async def test_racing_registrations_cannot_share_one_login(client: ContractClient) -> None:
+    """The checks before the insert pass for both; the check after it makes at most one of them stay."""
+    for number in range(5):
+        shared = f"shared{number}@example.com"
+        answers = await asyncio.gather(
+            post_json(client, registration(username=shared, email=f"first{number}@example.com")),
+            post_json(client, registration(username=f"second{number}", email=shared)),
+        )
+        assert [answer.status for answer in answers].count(201) <= 1, [answer.text for answer in answers]
+        holders = await query("SELECT id FROM users WHERE username = {} OR email = {}", shared, shared)
+        assert len(holders) <= 1
 
 
 @pytest.mark.parametrize(

@@ -54,16 +54,19 @@ class Accounts:
         self.case_insensitive = case_insensitive
 
     async def is_taken(self, column: str, value: str) -> bool:
+        """Whether `value` is already someone's username *or* email, whichever column it is for: logins
+        match either column (find_by_login), so a username equal to another user's email would capture
+        their logins. Compared as logins are (CASE_INSENSITIVE_IDENTIFIERS, the database's collation)."""
         if column not in IDENTIFIER_COLUMNS:
             raise ValueError(f"not an identifier column: {column}")
-        rows = await self._select(f"{{col:{column}}} = {{p}}", [value])
+        rows = await self._select("{col:username} = {p} OR {col:email} = {p}", [value, value])
         return bool(rows)
 
     async def register(self, registration: Registration, role: str = "user") -> User:
         password_hash = await self.hasher.hash(registration.password)
         now = utc_now()
         try:
-            return await User.create(
+            user = await User.create(
                 name=registration.name,
                 surname=registration.surname,
                 username=registration.username,
@@ -77,6 +80,22 @@ class Accounts:
             # Two registrations raced past the uniqueness check: the unique index decided.
             taken = [c for c in IDENTIFIER_COLUMNS if await self.is_taken(c, getattr(registration, c))]
             raise IdentifierTaken(taken or list(IDENTIFIER_COLUMNS)) from None
+        await self._undo_if_crossed(user)
+        return user
+
+    async def _undo_if_crossed(self, user: User) -> None:
+        """No unique index spans both columns, so two registrations racing past is_taken (one's username
+        the other's email) could both be inserted. Checked again once committed: whoever then sees the
+        other removes its own row (nothing refers to it yet) and is answered "taken". The later of the
+        two commits always sees the earlier, so at most one stays; rarely both give way."""
+        crossed = [
+            column
+            for column, other in (("username", "email"), ("email", "username"))
+            if await self._select(f"{{col:{other}}} = {{p}} AND id <> {{v}}", [getattr(user, column), user.id])
+        ]
+        if crossed:
+            await User.filter(id=user.id).delete()
+            raise IdentifierTaken(crossed)
 
     async def find_by_login(self, login: str) -> User | None:
         """The user whose email or username is `login`; an exact match wins over a case-folded one."""
