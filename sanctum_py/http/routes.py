@@ -29,7 +29,11 @@ PUBLIC = RoutePolicy(authenticated=False)
 SIGNED_IN = RoutePolicy(authenticated=True)
 READ_TOKENS = RoutePolicy(authenticated=True, abilities=("tokens:read",))
 DELETE_TOKENS = RoutePolicy(authenticated=True, abilities=("tokens:delete",))
-ADMIN = RoutePolicy(authenticated=True, roles=("admin",))
+# Sensitive routes need their ability, as token management needs `tokens:*`: a token issued with
+# narrower abilities (a device token) cannot take over the account's 2FA or administer users.
+# Login tokens carry `*` unless the client asked for less, so default flows are unchanged.
+TWO_FACTOR = RoutePolicy(authenticated=True, abilities=("two-factor",))
+ADMIN = RoutePolicy(authenticated=True, abilities=("admin",), roles=("admin",))
 # Reachable before the email is verified (REQUIRE_VERIFIED_EMAIL): signing out, and verifying itself.
 SIGNED_IN_UNVERIFIED = RoutePolicy(authenticated=True, allow_unverified=True)
 # Fortify's `throttle:6,1` on both verification routes: one bucket of 6 a minute per user.
@@ -46,13 +50,13 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/email/verification-notification", verification.send_notification, VERIFICATION),
     Route("GET", "/api/email/verify/{id}/{hash}", verification.verify, VERIFICATION),
     Route("POST", "/api/two-factor-challenge", two_factor_routes.challenge, PUBLIC),
-    Route("POST", "/api/user/two-factor-authentication", two_factor_routes.enable, SIGNED_IN),
-    Route("POST", "/api/user/confirmed-two-factor-authentication", two_factor_routes.confirm, SIGNED_IN),
-    Route("DELETE", "/api/user/two-factor-authentication", two_factor_routes.disable, SIGNED_IN),
-    Route("GET", "/api/user/two-factor-qr-code", two_factor_routes.qr_code, SIGNED_IN),
-    Route("GET", "/api/user/two-factor-secret-key", two_factor_routes.secret_key, SIGNED_IN),
-    Route("GET", "/api/user/two-factor-recovery-codes", two_factor_routes.recovery_codes, SIGNED_IN),
-    Route("POST", "/api/user/two-factor-recovery-codes", two_factor_routes.regenerate_recovery_codes, SIGNED_IN),
+    Route("POST", "/api/user/two-factor-authentication", two_factor_routes.enable, TWO_FACTOR),
+    Route("POST", "/api/user/confirmed-two-factor-authentication", two_factor_routes.confirm, TWO_FACTOR),
+    Route("DELETE", "/api/user/two-factor-authentication", two_factor_routes.disable, TWO_FACTOR),
+    Route("GET", "/api/user/two-factor-qr-code", two_factor_routes.qr_code, TWO_FACTOR),
+    Route("GET", "/api/user/two-factor-secret-key", two_factor_routes.secret_key, TWO_FACTOR),
+    Route("GET", "/api/user/two-factor-recovery-codes", two_factor_routes.recovery_codes, TWO_FACTOR),
+    Route("POST", "/api/user/two-factor-recovery-codes", two_factor_routes.regenerate_recovery_codes, TWO_FACTOR),
     Route("POST", "/sanctum/token", devices.device_token, PUBLIC),
     Route("GET", "/up", health.up, RoutePolicy(throttle=None)),
     Route("GET", "/api/tokens", devices.list_tokens, READ_TOKENS),
