@@ -352,3 +352,9 @@ class TwoFactorAuth:
 def _account_key(user_id: int) -> str:
     """LoginFlow's per-account key of failed logins (`login-account:<id>`), shared on purpose."""
     return f"login-account:{user_id}"
+
+
+def account_failure_key(user_id: int) -> str:
+    """The same key, for the other checks of a password that must spend the account's budget
+    (password confirmation)."""
+    return _account_key(user_id)
