@@ -223,6 +223,37 @@ async def test_new_routes_need_a_token(client: ContractClient) -> None:
         assert (response.status, response.json()) == (401, {"message": "Unauthenticated."}), path
 
 
+# --- forced re-enable -------------------------------------------------------------------------------
+
+
+async def test_a_forced_re_enable_is_unconfirmed_until_a_new_code(make_client: ClientFactory) -> None:
+    client, token = await start(make_client)
+    assert (await confirm_password(client, token)).status == 201
+    old_secret = await enable_and_confirm(client, token)
+    assert await asks_for_a_code(client)
+    pending = (await login(client, "ahmetyilmaz", PASSWORD)).json()["challenge_token"]
+
+    forced = await call(client, token, "POST", ENABLE, json={"force": True})
+    assert (forced.status, forced.body) == (200, b'""')
+    user = await User.get(username="ahmetyilmaz")
+    assert user.two_factor_secret is not None and user.two_factor_confirmed_at is None
+    assert not await asks_for_a_code(client)  # the owner is never left behind a secret they do not have
+    new_secret = str((await call(client, token, "GET", SECRET)).json()["secretKey"])
+    assert new_secret != old_secret
+    # While unconfirmed, a challenge issued before the re-enable completes with neither secret's code.
+    step = timestep(client.app[SERVICES].two_factor.clock())
+    for secret in (old_secret, new_secret):
+        late = await client.post(
+            "/api/two-factor-challenge", json={"challenge_token": pending, "code": code_at(secret, step + 1)}
+        )
+        assert late.status == 422, late.text
+    stale = await call(client, token, "POST", CONFIRM_2FA, json={"code": current_code(client, old_secret)})
+    assert stale.status == 422
+    fresh = await call(client, token, "POST", CONFIRM_2FA, json={"code": current_code(client, new_secret)})
+    assert (fresh.status, fresh.body) == (200, b'""')
+    assert await asks_for_a_code(client)
+
+
 # --- the attack, end to end ------------------------------------------------------------------------------
 
 
