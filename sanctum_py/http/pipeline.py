@@ -37,10 +37,18 @@ async def run_route(
             raise Unauthenticated
         request[AUTH] = verified
     if policy.throttle is None:
-        return await _route_middleware(request, handler, verified, policy, services)
+        _authorize(verified, policy, services)
+        if policy.password_confirmed and await _unconfirmed(verified, services):
+            return _password_confirmation_required()
+        return await handler(request)
     attempt = await _throttle(request, verified, policy, services)
     try:
-        response = await _route_middleware(request, handler, verified, policy, services)
+        _authorize(verified, policy, services)  # route middleware after the throttle, as in Laravel
+        # One attribute test on every other route: the confirmation is read only where it is asked for.
+        if policy.password_confirmed and await _unconfirmed(verified, services):
+            response = _password_confirmation_required()
+        else:
+            response = await handler(request)
     except web.HTTPRequestEntityTooLarge:
         raise  # a chunked body found too large while read: ValidatePostSize's 413, which Laravel sends unthrottled
     except Exception as error:
@@ -56,19 +64,14 @@ async def run_route(
     return response
 
 
-async def _route_middleware(
-    request: web.Request, handler: Handler, verified: VerifiedToken | None, policy: RoutePolicy, services: Services
-) -> web.StreamResponse:
-    """What runs after the throttle, as Laravel's route middleware does, then the handler."""
-    _authorize(verified, policy, services)
-    if (
-        policy.password_confirmed
-        and verified is not None
-        and await services.password_confirmation.required(verified.token_id)
-    ):
-        # RequirePassword's JSON answer: response()->json([...], 423), compact.
-        return json_response({"message": PASSWORD_CONFIRMATION_REQUIRED}, status=423)
-    return await handler(request)
+async def _unconfirmed(verified: VerifiedToken | None, services: Services) -> bool:
+    """Laravel's `password.confirm`: this token has not confirmed its password within PASSWORD_TIMEOUT."""
+    return verified is not None and await services.password_confirmation.required(verified.token_id)
+
+
+def _password_confirmation_required() -> web.Response:
+    """RequirePassword's JSON answer: response()->json([...], 423), compact."""
+    return json_response({"message": PASSWORD_CONFIRMATION_REQUIRED}, status=423)
 
 
 def _authorize(verified: VerifiedToken | None, policy: RoutePolicy, services: Services) -> None:
