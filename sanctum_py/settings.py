@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     two_factor_window: int = Field(1, ge=0, description="accepted TOTP steps either side of now")
     two_factor_challenge_seconds: int = Field(300, ge=1)
     two_factor_challenge_attempts: int = Field(5, ge=1)
+    password_timeout: int = Field(
+        10800, ge=1, description="seconds a token's password confirmation lasts (Laravel's auth.password_timeout)"
+    )
 
     # --- mail --------------------------------------------------------------------------------------
     mail_driver: Literal["file", "smtp"] = Field("file", description="`file`: one .eml per message; `smtp`")

@@ -58,6 +58,7 @@ QR = "/api/user/two-factor-qr-code"
 SECRET = "/api/user/two-factor-secret-key"
 CODES = "/api/user/two-factor-recovery-codes"
 CHALLENGE = "/api/two-factor-challenge"
+CONFIRM_PASSWORD = "/api/user/confirm-password"
 RACERS = 20  # concurrent presentations of one single-use secret in the race tests
 
 
@@ -122,7 +123,13 @@ async def start(make_client: ClientFactory, **overrides: Any) -> Account:
     now = mid_step_now()
     client.app[SERVICES].two_factor.clock = lambda: now
     token = (await register(client)).json()["access_token"]
+    await confirm_password(client, token, "password123")  # the 2FA routes want it (Fortify's confirmPassword)
     return Account(client, token, now)
+
+
+async def confirm_password(client: ContractClient, token: str, password: str) -> None:
+    response = await client.post(CONFIRM_PASSWORD, json={"password": password}, headers=bearer(token))
+    assert (response.status, response.body) == (201, b'""'), response.text
 
 
 @pytest.fixture
@@ -690,6 +697,7 @@ async def test_fortify_secret_completes_a_login(fortify_client: ContractClient) 
     assert response.status == 200, response.text
     token = response.json()["access_token"]
     assert response.json()["data"]["id"] == FORTIFY["user_id"]
+    await confirm_password(fortify_client, token, FORTIFY["user_password"])
     secret = await fortify_client.get(SECRET, headers=bearer(token))
     assert secret.json() == {"secretKey": FORTIFY["secret_plaintext"]}
     assert (await fortify_client.get(CODES, headers=bearer(token))).json() == FORTIFY["recovery_codes_plaintext"]
@@ -700,6 +708,7 @@ async def test_fortify_recovery_code_completes_a_login_once(fortify_client: Cont
     response = await complete(fortify_client, await fortify_challenge(fortify_client), recovery_code=used)
     assert response.status == 200, response.text
     token = response.json()["access_token"]
+    await confirm_password(fortify_client, token, FORTIFY["user_password"])
     codes = (await fortify_client.get(CODES, headers=bearer(token))).json()
     assert len(codes) == 8 and used not in codes
     assert codes[1:] == FORTIFY["recovery_codes_plaintext"][1:]
@@ -716,6 +725,7 @@ async def test_codes_encrypted_here_decrypt_independently(fortify_client: Contra
     token = (await login(fortify_client, other["username"], other["password"])).json()
     assert "access_token" in token, token
     headers = bearer(token["access_token"])
+    await confirm_password(fortify_client, token["access_token"], other["password"])
     assert (await fortify_client.post(ENABLE, headers=headers)).status == 200
     secret = (await fortify_client.get(SECRET, headers=headers)).json()["secretKey"]
     codes = (await fortify_client.get(CODES, headers=headers)).json()

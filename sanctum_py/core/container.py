@@ -12,6 +12,7 @@ from sanctum_py.core.encrypter import Encrypter
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.hashing import PasswordHasher
 from sanctum_py.core.login import LoginFlow
+from sanctum_py.core.password_confirmation import PasswordConfirmation
 from sanctum_py.core.passwords import PasswordResets, ResetConfig, SessionRevoker, bind_reset_table
 from sanctum_py.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sanctum_py.core.refresh import RefreshTokens
@@ -39,6 +40,7 @@ class Services:
     outbox: Outbox
     passwords: PasswordResets
     verification: EmailVerification
+    password_confirmation: PasswordConfirmation
     refresh: RefreshTokens | None = None  # set when REFRESH_TOKENS is on
     events: AuthEvents = NO_EVENTS  # who hears about logins, tokens and outages (metrics, when on)
 
@@ -102,6 +104,12 @@ class Services:
             outbox=outbox,
             passwords=passwords,
             verification=verification,
+            password_confirmation=PasswordConfirmation(
+                hasher=hasher,
+                limiter=limiter,
+                timeout_seconds=settings.password_timeout,
+                max_failures_per_hour=settings.login_max_failures_per_hour,
+            ),
             refresh=refresh,
             events=events,
         )

@@ -113,7 +113,12 @@ class TwoFactorAuth:
 
     async def enable(self, user_id: int, *, force: bool = False) -> None:
         """EnableTwoFactorAuthentication: a new secret and 8 recovery codes, unless a secret exists
-        (or `force`). Concurrent first enables: one writes, the others find its secret."""
+        (or `force`). Concurrent first enables: one writes, the others find its secret.
+
+        Unlike Fortify, a new secret is never confirmed: a forced re-enable also clears
+        `two_factor_confirmed_at`, so logins stop asking for a code until one made with the new secret
+        confirms it (Fortify keeps the confirmation, and the owner, whose app holds the old secret, is
+        locked out). The replay guard's last step belonged to the old secret too."""
         query = User.filter(id=user_id)
         if not force:
             query = query.filter(two_factor_secret__isnull=True)
@@ -121,6 +126,8 @@ class TwoFactorAuth:
         await query.update(
             two_factor_secret=self.encrypter.encrypt(two_factor.generate_secret()),
             two_factor_recovery_codes=self.encrypter.encrypt(codes),
+            two_factor_confirmed_at=None,
+            two_factor_last_timestep=None,
             updated_at=utc_now(),
         )
         self._changed(user_id)
@@ -352,3 +359,9 @@ class TwoFactorAuth:
 def _account_key(user_id: int) -> str:
     """LoginFlow's per-account key of failed logins (`login-account:<id>`), shared on purpose."""
     return f"login-account:{user_id}"
+
+
+def account_failure_key(user_id: int) -> str:
+    """The same key, for the other checks of a password that must spend the account's budget
+    (password confirmation)."""
+    return _account_key(user_id)

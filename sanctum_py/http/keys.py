@@ -16,7 +16,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @dataclass(frozen=True)
 class RoutePolicy:
-    """What runs before a handler: Sanctum's guard, then the named rate limiter (Laravel's order)."""
+    """What runs before a handler: Sanctum's guard, then the named rate limiter, then the route's own
+    middleware (abilities, roles, verified email, password confirmation), in Laravel's order."""
 
     authenticated: bool = False
     throttle: str | None = "api"
@@ -28,6 +29,9 @@ class RoutePolicy:
     roles: tuple[str, ...] = ()
     # Reachable by users whose email is unverified even when REQUIRE_VERIFIED_EMAIL is on.
     allow_unverified: bool = False
+    # Laravel's `password.confirm` (Fortify's `confirmPassword` option): 423 unless this token confirmed
+    # its password within PASSWORD_TIMEOUT. Checked last, after the abilities and roles.
+    password_confirmed: bool = False
 
 
 SERVICES = web.AppKey("services", Services)

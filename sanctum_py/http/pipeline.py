@@ -3,6 +3,9 @@
 auth:sanctum runs before throttle:api (Laravel's middleware priority), so failed authentications are
 never counted and a signed-in user's budget is keyed by user id rather than by address. Responses
 that passed the throttle carry X-RateLimit-Limit/Remaining, even when the handler failed (422, 500).
+Route middleware follows the throttle: abilities (403), roles (403), verified email (409), then
+`password.confirm` (423) last, so a token that lacks the ability is told so whether or not it
+confirmed its password (confirming could not help it), and no confirmation is read for it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from sanctum_py.core.tokens import bearer_token
 from sanctum_py.http.client_ip import client_ip
 from sanctum_py.http.errors import render_exception
 from sanctum_py.http.keys import AUTH, Handler, RoutePolicy
-from sanctum_py.http.responses import Conflict, Forbidden, TooManyAttempts, Unauthenticated
+from sanctum_py.http.responses import Conflict, Forbidden, TooManyAttempts, Unauthenticated, json_response
 
 API_DECAY_SECONDS = 60
+PASSWORD_CONFIRMATION_REQUIRED = "Password confirmation required."
 
 
 async def run_route(
@@ -34,11 +38,17 @@ async def run_route(
         request[AUTH] = verified
     if policy.throttle is None:
         _authorize(verified, policy, services)
+        if policy.password_confirmed and await _unconfirmed(verified, services):
+            return _password_confirmation_required()
         return await handler(request)
     attempt = await _throttle(request, verified, policy, services)
     try:
         _authorize(verified, policy, services)  # route middleware after the throttle, as in Laravel
-        response = await handler(request)
+        # One attribute test on every other route: the confirmation is read only where it is asked for.
+        if policy.password_confirmed and await _unconfirmed(verified, services):
+            response = _password_confirmation_required()
+        else:
+            response = await handler(request)
     except web.HTTPRequestEntityTooLarge:
         raise  # a chunked body found too large while read: ValidatePostSize's 413, which Laravel sends unthrottled
     except Exception as error:
@@ -52,6 +62,16 @@ async def run_route(
         headers["X-RateLimit-Limit"] = str(attempt.max_attempts)
         headers["X-RateLimit-Remaining"] = str(remaining)
     return response
+
+
+async def _unconfirmed(verified: VerifiedToken | None, services: Services) -> bool:
+    """Laravel's `password.confirm`: this token has not confirmed its password within PASSWORD_TIMEOUT."""
+    return verified is not None and await services.password_confirmation.required(verified.token_id)
+
+
+def _password_confirmation_required() -> web.Response:
+    """RequirePassword's JSON answer: response()->json([...], 423), compact."""
+    return json_response({"message": PASSWORD_CONFIRMATION_REQUIRED}, status=423)
 
 
 def _authorize(verified: VerifiedToken | None, policy: RoutePolicy, services: Services) -> None:

@@ -9,6 +9,7 @@ from aiohttp import web
 from sanctum_py.http.docs import docs_pages
 from sanctum_py.http.entry import UNMATCHED_NAME, UNMATCHED_PATH, entry, unmatched
 from sanctum_py.http.handlers import admin, auth, devices, health, passwords, verification
+from sanctum_py.http.handlers import password_confirmation as confirmation_routes
 from sanctum_py.http.handlers import refresh as refresh_routes
 from sanctum_py.http.handlers import two_factor as two_factor_routes
 from sanctum_py.http.handlers.metrics import METRICS_PATH, scrape
@@ -29,7 +30,12 @@ PUBLIC = RoutePolicy(authenticated=False)
 SIGNED_IN = RoutePolicy(authenticated=True)
 READ_TOKENS = RoutePolicy(authenticated=True, abilities=("tokens:read",))
 DELETE_TOKENS = RoutePolicy(authenticated=True, abilities=("tokens:delete",))
-ADMIN = RoutePolicy(authenticated=True, roles=("admin",))
+# Sensitive routes need their ability, as token management needs `tokens:*`: a token issued with
+# narrower abilities (a device token) cannot take over the account's 2FA or administer users.
+# Login tokens carry `*` unless the client asked for less, so default flows are unchanged.
+# 2FA management also wants a password confirmed by this very token (Fortify's `confirmPassword`).
+TWO_FACTOR = RoutePolicy(authenticated=True, abilities=("two-factor",), password_confirmed=True)
+ADMIN = RoutePolicy(authenticated=True, abilities=("admin",), roles=("admin",))
 # Reachable before the email is verified (REQUIRE_VERIFIED_EMAIL): signing out, and verifying itself.
 SIGNED_IN_UNVERIFIED = RoutePolicy(authenticated=True, allow_unverified=True)
 # Fortify's `throttle:6,1` on both verification routes: one bucket of 6 a minute per user.
@@ -45,14 +51,17 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/reset-password", passwords.reset_password, PUBLIC),
     Route("POST", "/api/email/verification-notification", verification.send_notification, VERIFICATION),
     Route("GET", "/api/email/verify/{id}/{hash}", verification.verify, VERIFICATION),
+    # No ability: a confirmation only unlocks routes whose own abilities the token must still carry.
+    Route("POST", "/api/user/confirm-password", confirmation_routes.confirm_password, SIGNED_IN),
+    Route("GET", "/api/user/confirmed-password-status", confirmation_routes.confirmed_password_status, SIGNED_IN),
     Route("POST", "/api/two-factor-challenge", two_factor_routes.challenge, PUBLIC),
-    Route("POST", "/api/user/two-factor-authentication", two_factor_routes.enable, SIGNED_IN),
-    Route("POST", "/api/user/confirmed-two-factor-authentication", two_factor_routes.confirm, SIGNED_IN),
-    Route("DELETE", "/api/user/two-factor-authentication", two_factor_routes.disable, SIGNED_IN),
-    Route("GET", "/api/user/two-factor-qr-code", two_factor_routes.qr_code, SIGNED_IN),
-    Route("GET", "/api/user/two-factor-secret-key", two_factor_routes.secret_key, SIGNED_IN),
-    Route("GET", "/api/user/two-factor-recovery-codes", two_factor_routes.recovery_codes, SIGNED_IN),
-    Route("POST", "/api/user/two-factor-recovery-codes", two_factor_routes.regenerate_recovery_codes, SIGNED_IN),
+    Route("POST", "/api/user/two-factor-authentication", two_factor_routes.enable, TWO_FACTOR),
+    Route("POST", "/api/user/confirmed-two-factor-authentication", two_factor_routes.confirm, TWO_FACTOR),
+    Route("DELETE", "/api/user/two-factor-authentication", two_factor_routes.disable, TWO_FACTOR),
+    Route("GET", "/api/user/two-factor-qr-code", two_factor_routes.qr_code, TWO_FACTOR),
+    Route("GET", "/api/user/two-factor-secret-key", two_factor_routes.secret_key, TWO_FACTOR),
+    Route("GET", "/api/user/two-factor-recovery-codes", two_factor_routes.recovery_codes, TWO_FACTOR),
+    Route("POST", "/api/user/two-factor-recovery-codes", two_factor_routes.regenerate_recovery_codes, TWO_FACTOR),
     Route("POST", "/sanctum/token", devices.device_token, PUBLIC),
     Route("GET", "/up", health.up, RoutePolicy(throttle=None)),
     Route("GET", "/api/tokens", devices.list_tokens, READ_TOKENS),
