@@ -27,6 +27,7 @@ from tortoise.transactions import in_transaction
 from sanctum_py.core.access_tokens import AccessTokens
 from sanctum_py.core.accounts import Accounts
 from sanctum_py.core.hashing import PasswordHasher
+from sanctum_py.core.login import account_key
 from sanctum_py.core.ratelimit import RateLimiter
 from sanctum_py.core.reset_tokens import is_expired, is_throttled, new_token
 from sanctum_py.core.tokens import random_string
@@ -192,6 +193,8 @@ class PasswordResets:
             await User.filter(id=user.id).update(
                 password=password_hash, remember_token=random_string(REMEMBER_TOKEN_LENGTH), updated_at=now
             )
+        # The owner proved control of the mailbox: a flood of failed logins no longer holds the account.
+        await self.limiter.clear(account_key(user.id))
         if self.config.revoke_tokens:
             if self.refresh is not None:
                 await self.refresh.revoke_all_for(user.id)

@@ -57,6 +57,12 @@ class RateLimiter(Protocol):
 
     async def clear(self, key: str) -> None: ...
 
+    async def mark(self, key: str, seconds: int) -> None:
+        """Remember `key` for `seconds` (again from now if it was marked), e.g. a known address."""
+        ...
+
+    async def is_marked(self, key: str) -> bool: ...
+
     async def healthy(self) -> bool:
         """False when the shared store (Redis) does not answer."""
         ...
@@ -109,6 +115,19 @@ class MemoryRateLimiter:
 
     async def clear(self, key: str) -> None:
         self._windows.pop(key, None)
+
+    async def mark(self, key: str, seconds: int) -> None:
+        self.mark_now(key, seconds)
+
+    def mark_now(self, key: str, seconds: int) -> None:
+        # A mark is a one-hit window: the sweep drops it once it lapses, like any closed window.
+        self._windows[key] = (1, self._clock() + seconds)
+
+    async def is_marked(self, key: str) -> bool:
+        return self.is_marked_now(key)
+
+    def is_marked_now(self, key: str) -> bool:
+        return self.blocked_for_now(key, 1) is not None
 
     async def healthy(self) -> bool:
         return True
@@ -230,6 +249,29 @@ class RedisRateLimiter:
         except (RedisError, OSError):
             self._redis_failed()
             log.warning("Redis unavailable: could not clear a rate-limit key")
+
+    async def mark(self, key: str, seconds: int) -> None:
+        if self._skip_redis():
+            self._fallback.mark_now(key, seconds)
+            return
+        try:
+            await self._redis.set(self._prefix + key, 1, px=seconds * 1000)
+        except (RedisError, OSError):
+            self._redis_failed()
+            self._fallback.mark_now(key, seconds)
+            return
+        self._redis_answered()
+
+    async def is_marked(self, key: str) -> bool:
+        if self._skip_redis():
+            return self._fallback.is_marked_now(key)
+        try:
+            found = await self._redis.exists(self._prefix + key)
+        except (RedisError, OSError):
+            self._redis_failed()
+            return self._fallback.is_marked_now(key)
+        self._redis_answered()
+        return bool(found)
 
     async def healthy(self) -> bool:
         try:

@@ -40,6 +40,8 @@ from sanctum_py.core.login import (
     LoginAttempt,
     LoginThrottled,
     Session,
+    account_key,
+    known_address_key,
 )
 from sanctum_py.core.ratelimit import RateLimiter
 from sanctum_py.core.token_cache import TokenCache
@@ -201,11 +203,14 @@ class TwoFactorAuth:
         )
         return Challenge(user, f"{row.id}|{secret}")
 
-    async def complete_challenge(self, token: str, code: str | None, recovery_code: str | None) -> Session:
+    async def complete_challenge(
+        self, token: str, code: str | None, recovery_code: str | None, ip: str = ""
+    ) -> Session:
         """TwoFactorAuthenticatedSessionController::store: a recovery code first, else a TOTP code;
-        then the session the password login would have started (which reports the login as "ok")."""
+        then the session the password login would have started (which reports the login as "ok").
+        `ip`, the client's address, exempts a known address from the account lock, as at login."""
         try:
-            return await self._complete_challenge(token, code, recovery_code)
+            return await self._complete_challenge(token, code, recovery_code, ip)
         except ChallengeFailed:
             self.events.login("failed")
             raise
@@ -216,12 +221,12 @@ class TwoFactorAuth:
             self.events.login("inactive")
             raise
 
-    async def _complete_challenge(self, token: str, code: str | None, recovery_code: str | None) -> Session:
+    async def _complete_challenge(self, token: str, code: str | None, recovery_code: str | None, ip: str) -> Session:
         failure = ChallengeFailed(recovery=bool(recovery_code))
         challenge = await self._find_challenge(token)
         if challenge is None:
             raise failure
-        await self._check_account_budget(challenge.user_id)
+        await self._check_account_budget(challenge.user_id, ip)
         if not await self._count_attempt(challenge):
             raise failure
         user = await User.get_or_none(id=challenge.user_id)
@@ -232,7 +237,7 @@ class TwoFactorAuth:
             passed = bool(code) and await self._spend_totp(user, code or "")
         if not passed:
             if self.limiter is not None:
-                await self.limiter.hit(_account_key(user.id), ACCOUNT_DECAY_SECONDS)
+                await self.limiter.hit(account_key(user.id), ACCOUNT_DECAY_SECONDS)
             raise failure
         spent = await TwoFactorChallenge.filter(id=challenge.id, used_at__isnull=True).update(used_at=utc_now())
         if not spent:  # another request completed this challenge first
@@ -242,7 +247,7 @@ class TwoFactorAuth:
         attempt = LoginAttempt(
             login=user.email,
             password="",
-            ip="",
+            ip=ip,
             remember=challenge.remember,
             device_name=challenge.device_name,
             abilities=decode_abilities(challenge.abilities) if challenge.abilities is not None else None,
@@ -253,10 +258,13 @@ class TwoFactorAuth:
         """Sanctum's findToken applied to challenge tokens: find the id, compare the hash in constant time."""
         return await find_by_plain_text(TwoFactorChallenge, token)
 
-    async def _check_account_budget(self, user_id: int) -> None:
+    async def _check_account_budget(self, user_id: int, ip: str) -> None:
+        """The account lock of LoginFlow, with its known-address exemption."""
         if self.limiter is None:
             return
-        retry_after = await self.limiter.blocked_for(_account_key(user_id), self.max_failures_per_hour)
+        retry_after = await self.limiter.blocked_for(account_key(user_id), self.max_failures_per_hour)
+        if retry_after is not None and ip and await self.limiter.is_marked(known_address_key(user_id, ip)):
+            return
         if retry_after is not None:
             raise LoginThrottled(retry_after, self.max_failures_per_hour)
 
@@ -347,8 +355,3 @@ class TwoFactorAuth:
         """Cached verified tokens hold the user row (and /api/me its updated_at): drop them."""
         if self.cache is not None:
             self.cache.forget_user(user_id)
-
-
-def _account_key(user_id: int) -> str:
-    """LoginFlow's per-account key of failed logins (`login-account:<id>`), shared on purpose."""
-    return f"login-account:{user_id}"

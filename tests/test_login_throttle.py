@@ -1,0 +1,118 @@
+"""The login throttles under attack: who a failure counts against, and who can still sign in.
+
+Each attempt names its client address in X-Forwarded-For (127.0.0.1, the test client, is a trusted
+proxy), so an attacker's flood and the owner's logins come from different addresses, as they would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sanctum_py.db.models import User
+from tests.conftest import ClientFactory
+from tests.mail.conftest import SmtpServer
+from tests.support.api import JSON_HEADERS, register
+from tests.support.contract import ContractClient, WireResponse
+from tests.support.mailbox import smtp_server, smtp_settings
+from tests.test_password_reset import NEW_PASSWORD, mailed_token, reset
+from tests.test_two_factor import CHALLENGE, start
+
+OWNER_IP = "10.0.0.1"
+ATTACKER_IPS = [f"10.66.0.{n}" for n in range(1, 21)]
+
+
+@pytest.fixture
+def mail() -> Any:
+    with smtp_server() as server:
+        yield server
+
+
+async def login_from(client: ContractClient, ip: str, login: str, password: str) -> WireResponse:
+    headers = {**JSON_HEADERS, "X-Forwarded-For": ip}
+    return await client.post("/api/login", json={"login": login, "password": password}, headers=headers)
+
+
+async def flood(client: ContractClient, login: str, failures: int) -> None:
+    """`failures` wrong passwords for `login`, spread over the attacker's addresses."""
+    for n in range(failures):
+        response = await login_from(client, ATTACKER_IPS[n % len(ATTACKER_IPS)], login, "wrong-password")
+        assert response.status in (422, 429), response.text
+
+
+async def throttled_client(make_client: ClientFactory, **extra: Any) -> ContractClient:
+    return await make_client(  # type: ignore[no-any-return]
+        trusted_proxies=["127.0.0.1"], login_max_attempts=100, login_max_failures_per_hour=5, **extra
+    )
+
+
+# --- item: the per-account counter -----------------------------------------------------------------------
+
+
+async def test_a_bare_number_does_not_count_against_that_user_id(make_client: ClientFactory) -> None:
+    client = await throttled_client(make_client)
+    await register(client)
+    user_id = (await User.get(username="ahmetyilmaz")).id
+    await flood(client, str(user_id), 10)  # nobody's username or email is "<id>"
+    assert (await login_from(client, OWNER_IP, "ahmetyilmaz", "password123")).status == 200
+
+
+async def test_a_flood_locks_the_attacker_but_not_the_owner_at_a_known_address(make_client: ClientFactory) -> None:
+    client = await throttled_client(make_client)
+    await register(client)
+    assert (await login_from(client, OWNER_IP, "ahmetyilmaz", "password123")).status == 200  # address now known
+    await flood(client, "ahmetyilmaz", 10)
+    # The account is locked for every address it has not signed in from, even with the right password ...
+    locked = await login_from(client, "10.77.0.1", "ahmet@example.com", "password123")
+    assert locked.status == 429
+    assert locked.headers["X-RateLimit-Limit"] == "5"
+    # ... but its owner, at an address that signed in before, still gets in, by either identifier.
+    assert (await login_from(client, OWNER_IP, "ahmet@example.com", "password123")).status == 200
+    assert (await login_from(client, OWNER_IP, "ahmetyilmaz", "password123")).status == 200
+    # The known address keeps its own 5-a-minute limit per login + address.
+    quick: ContractClient = await make_client(trusted_proxies=["127.0.0.1"], login_max_attempts=2)  # type: ignore[operator]
+    await register(quick, username="other", email="other@example.com")
+    assert (await login_from(quick, OWNER_IP, "other", "password123")).status == 200
+    for _ in range(2):
+        assert (await login_from(quick, OWNER_IP, "other", "wrong")).status == 422
+    assert (await login_from(quick, OWNER_IP, "other", "password123")).status == 429
+
+
+async def test_a_known_address_is_known_to_its_account_only(make_client: ClientFactory) -> None:
+    client = await throttled_client(make_client)
+    await register(client)
+    await register(client, username="other", email="other@example.com")
+    assert (await login_from(client, OWNER_IP, "other", "password123")).status == 200
+    await flood(client, "ahmetyilmaz", 10)
+    assert (await login_from(client, OWNER_IP, "ahmetyilmaz", "password123")).status == 429
+
+
+async def test_a_completed_reset_clears_the_account_lock(mail: SmtpServer, make_client: ClientFactory) -> None:
+    client = await throttled_client(make_client, **smtp_settings(mail))
+    await register(client)
+    await flood(client, "ahmetyilmaz", 10)
+    assert (await login_from(client, OWNER_IP, "ahmetyilmaz", "password123")).status == 429  # never signed in here
+    token = await mailed_token(client, mail)
+    assert (await reset(client, token)).status == 200
+    assert (await login_from(client, OWNER_IP, "ahmetyilmaz", NEW_PASSWORD)).status == 200
+
+
+async def test_a_two_factor_owner_at_a_known_address_completes_the_challenge(make_client: ClientFactory) -> None:
+    account = await start(make_client, trusted_proxies=["127.0.0.1"], login_max_failures_per_hour=5)
+    await account.enable()
+
+    async def challenge_from(ip: str) -> WireResponse:
+        return await login_from(account.client, ip, "ahmetyilmaz", "password123")
+
+    async def complete_from(ip: str, challenge_token: str, offset: int) -> WireResponse:
+        body = {"challenge_token": challenge_token, "code": account.code(offset)}
+        return await account.client.post(CHALLENGE, json=body, headers={**JSON_HEADERS, "X-Forwarded-For": ip})
+
+    first = (await challenge_from(OWNER_IP)).json()["challenge_token"]
+    assert (await complete_from(OWNER_IP, first, 0)).status == 200  # a complete sign-in: the address is known
+    await flood(account.client, "ahmetyilmaz", 10)
+    assert (await challenge_from("10.77.0.1")).status == 429
+    second = await challenge_from(OWNER_IP)
+    assert second.status == 200
+    assert (await complete_from(OWNER_IP, second.json()["challenge_token"], 1)).status == 200
