@@ -116,3 +116,41 @@ async def test_a_two_factor_owner_at_a_known_address_completes_the_challenge(mak
     second = await challenge_from(OWNER_IP)
     assert second.status == 200
     assert (await complete_from(OWNER_IP, second.json()["challenge_token"], 1)).status == 200
+
+
+# --- item: spellings the database folds together ---------------------------------------------------------
+
+
+async def spelling_client(make_client: ClientFactory) -> ContractClient:
+    client: ContractClient = await make_client(login_max_attempts=3)  # type: ignore[operator]
+    await register(client)
+    return client
+
+
+async def test_username_and_email_share_one_login_throttle(make_client: ClientFactory) -> None:
+    client = await spelling_client(make_client)
+    for identifier in ("ahmetyilmaz", "ahmet@example.com", "AhmetYilmaz"):
+        assert (await login_from(client, OWNER_IP, identifier, "wrong")).status == 422
+    assert (await login_from(client, OWNER_IP, "ahmet@example.com", "password123")).status == 429
+
+
+async def test_accented_spellings_share_one_login_throttle(make_client: ClientFactory, backend: str) -> None:
+    """MariaDB's collation finds `ahmetyilmaz` for every variant (and a variant with the right password
+    would sign in); on the others they are unknown logins, still counted as one text."""
+    client = await spelling_client(make_client)
+    for variant in ("ahmétyilmaz", "ahmètyilmaz", "ÄHMETYILMAZ"):
+        assert (await login_from(client, OWNER_IP, variant, "wrong")).status == 422
+    assert (await login_from(client, OWNER_IP, "ahmêtyilmaz", "password123")).status == 429
+    # On MariaDB the account itself is the key, whichever spelling comes next.
+    expected = 429 if backend == "mariadb" else 200
+    assert (await login_from(client, OWNER_IP, "ahmetyilmaz", "password123")).status == expected
+
+
+async def test_dotted_capital_i_shares_the_accounts_login_throttle(make_client: ClientFactory, backend: str) -> None:
+    """PostgreSQL's and MariaDB's lower() turn U+0130 into `i`; Python's gives `i` + U+0307."""
+    client = await spelling_client(make_client)
+    for identifier in ("AHMETYİLMAZ", "AHMETYİLMAZ", "ahmetyilmaz"):
+        assert (await login_from(client, OWNER_IP, identifier, "wrong")).status == 422
+    resolves = backend != "sqlite"  # SQLite's lower() folds ASCII only: there it is nobody's login
+    expected = 429 if resolves else 200
+    assert (await login_from(client, OWNER_IP, "ahmetyilmaz", "password123")).status == expected

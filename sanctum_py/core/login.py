@@ -1,7 +1,8 @@
 """Password login as one service: throttles, credentials, account state, second factor, session.
 
 Order, as Laravel's login pipeline: a throttled key is refused before any password is checked; a
-failed check counts against the login+IP key (5 a minute) and, when the login names an account,
+failed check counts against the login+IP key (5 a minute; the login is the resolved account, see
+login_subject) and, when the login names an account,
 against that account (100 an hour, OWASP ASVS 2.2.1); a success clears the login+IP key. An inactive
 account is refused only after its password matched, so the refusal reveals nothing to someone who does
 not know the password.
@@ -14,6 +15,7 @@ count. An unknown login never touches any account's count.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -31,6 +33,22 @@ KNOWN_ADDRESS_SECONDS = 90 * 24 * 3600  # renewed at each sign-in from the addre
 def account_key(user_id: int) -> str:
     """The account's count of failed logins (and of wrong second factors): by resolved account only."""
     return f"login-account:{user_id}"
+
+
+def login_subject(user: User | None, login: str) -> str:
+    """What the login+IP throttle counts: the resolved account, whichever spelling the database matched
+    (username or email, any case, MariaDB's accent-insensitive collation, PostgreSQL's U+0130 folding);
+    for a login that matches nobody, its text with case and accents folded away, so spelling variants of
+    an unknown login share one count too."""
+    if user is not None:
+        return f"user:{user.id}"
+    return f"text:{fold_login(login)}"
+
+
+def fold_login(login: str) -> str:
+    """Case- and accent-insensitive form: NFKD, combining marks dropped, case folded."""
+    decomposed = unicodedata.normalize("NFKD", login)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def known_address_key(user_id: int, ip: str) -> str:
@@ -104,7 +122,7 @@ class LoginFlow:
 
     async def login(self, attempt: LoginAttempt) -> Session | Challenge:
         user = await self.accounts.find_by_login(attempt.login)
-        login_key = f"login:{attempt.login.lower()}|{attempt.ip}"
+        login_key = f"login:{login_subject(user, attempt.login)}|{attempt.ip}"
         await self._check_throttles(login_key, user, attempt.ip)
 
         # Always one bcrypt check (the hasher burns a dummy hash for an unknown user): testing `user is None`
