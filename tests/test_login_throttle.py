@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from sanctum_py.db.models import User
-from tests.conftest import ClientFactory
+from sanctum_py.http.keys import SERVICES
+from tests.conftest import REDIS_URL, ClientFactory
 from tests.mail.conftest import SmtpServer
 from tests.support.api import JSON_HEADERS, register
 from tests.support.contract import ContractClient, WireResponse
@@ -154,3 +156,29 @@ async def test_dotted_capital_i_shares_the_accounts_login_throttle(make_client: 
     resolves = backend != "sqlite"  # SQLite's lower() folds ASCII only: there it is nobody's login
     expected = 429 if resolves else 200
     assert (await login_from(client, OWNER_IP, "ahmetyilmaz", "password123")).status == expected
+
+
+# --- item: nothing typed reaches Redis in clear -------------------------------------------------------------
+
+
+async def test_redis_throttle_keys_hold_no_typed_text(mail: SmtpServer, make_client: ClientFactory) -> None:
+    client: ContractClient = await make_client(  # type: ignore[operator]
+        redis_url=REDIS_URL, trusted_proxies=["127.0.0.1"], **smtp_settings(mail)
+    )
+    await register(client)
+    typed = "Typed-Passw0rd-In-The-Login-Field"
+    for _ in range(3):
+        assert (await login_from(client, OWNER_IP, typed, "wrong")).status == 422
+        assert (await login_from(client, OWNER_IP, "ahmetyilmaz", "wrong")).status == 422
+    assert (await login_from(client, OWNER_IP, "ahmetyilmaz", "password123")).status == 200
+    assert (await client.post("/api/forgot-password", json={"email": "Typed.Mail@Example.com"})).status == 200
+    prefix = client.app[SERVICES].settings.redis_prefix
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        keys = [key.decode() async for key in redis.scan_iter(match=f"{prefix}*")]
+    finally:
+        await redis.aclose()
+    assert any(":login:" in key for key in keys)  # the throttles did write there
+    clear_texts = (typed, "typed.mail@example.com", "ahmetyilmaz", OWNER_IP)
+    leaks = [key for key in keys if any(text.casefold() in key.casefold() for text in clear_texts)]
+    assert leaks == []

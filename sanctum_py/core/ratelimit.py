@@ -10,6 +10,8 @@ the fallback, so an outage does not slow every request down.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
 import time
@@ -172,14 +174,26 @@ return redis.call('INCR', KEYS[1])
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, prefix: str = "sanctum_py:throttle:") -> None:
+    """Keys reach Redis as `<prefix><namespace>:<HMAC-SHA256 of the rest>`: what follows the namespace is
+    what a client typed or sent (a login, which may be a password typed into the wrong field, an email, an
+    address), and a Redis dump or MONITOR must not show it. Keyed with APP_KEY (same on every node, so
+    they share counts) so that a dump cannot be checked against guesses either."""
+
+    def __init__(self, redis: Redis, prefix: str = "sanctum_py:throttle:", *, key_secret: bytes = b"") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._key_secret = key_secret
         self._script = redis.register_script(_ATTEMPT_SCRIPT)
         self._hit_script = redis.register_script(_HIT_SCRIPT)
         self._fallback = MemoryRateLimiter()
         self._degraded = False
         self._probe_at = 0.0  # while degraded: when the next call may try Redis again
+
+    def storage_key(self, key: str) -> str:
+        """The Redis key that holds `key`'s count."""
+        namespace, _, rest = key.partition(":")
+        digest = hmac.new(self._key_secret, rest.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        return f"{self._prefix}{namespace}:{digest}"
 
     def _skip_redis(self) -> bool:
         """While degraded, True for every call but one per REDIS_RETRY_SECONDS, which probes Redis."""
@@ -207,7 +221,7 @@ class RedisRateLimiter:
             return self._fallback.attempt_now(key, max_attempts, decay_seconds)
         try:
             allowed, hits, ms_left = await self._script(
-                keys=[self._prefix + key], args=[max_attempts, decay_seconds * 1000]
+                keys=[self.storage_key(key)], args=[max_attempts, decay_seconds * 1000]
             )
         except (RedisError, OSError):
             self._redis_failed()
@@ -219,8 +233,9 @@ class RedisRateLimiter:
         if self._skip_redis():
             return self._fallback.blocked_for_now(key, max_attempts)
         try:
+            stored = self.storage_key(key)
             async with self._redis.pipeline(transaction=False) as pipe:
-                hits, ms_left = await pipe.get(self._prefix + key).pttl(self._prefix + key).execute()
+                hits, ms_left = await pipe.get(stored).pttl(stored).execute()
         except (RedisError, OSError):
             self._redis_failed()
             return self._fallback.blocked_for_now(key, max_attempts)
@@ -233,7 +248,7 @@ class RedisRateLimiter:
         if self._skip_redis():
             return self._fallback.hit_now(key, decay_seconds)
         try:
-            hits = await self._hit_script(keys=[self._prefix + key], args=[decay_seconds * 1000])
+            hits = await self._hit_script(keys=[self.storage_key(key)], args=[decay_seconds * 1000])
         except (RedisError, OSError):
             self._redis_failed()
             return self._fallback.hit_now(key, decay_seconds)
@@ -245,7 +260,7 @@ class RedisRateLimiter:
         if self._skip_redis():
             return
         try:
-            await self._redis.delete(self._prefix + key)
+            await self._redis.delete(self.storage_key(key))
         except (RedisError, OSError):
             self._redis_failed()
             log.warning("Redis unavailable: could not clear a rate-limit key")
@@ -255,7 +270,7 @@ class RedisRateLimiter:
             self._fallback.mark_now(key, seconds)
             return
         try:
-            await self._redis.set(self._prefix + key, 1, px=seconds * 1000)
+            await self._redis.set(self.storage_key(key), 1, px=seconds * 1000)
         except (RedisError, OSError):
             self._redis_failed()
             self._fallback.mark_now(key, seconds)
@@ -266,7 +281,7 @@ class RedisRateLimiter:
         if self._skip_redis():
             return self._fallback.is_marked_now(key)
         try:
-            found = await self._redis.exists(self._prefix + key)
+            found = await self._redis.exists(self.storage_key(key))
         except (RedisError, OSError):
             self._redis_failed()
             return self._fallback.is_marked_now(key)
