@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sanctum_py.core.access_tokens import PasswordChanged
 from sanctum_py.core.accounts import Accounts
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.ratelimit import RateLimiter
@@ -100,13 +101,24 @@ class Challenge:
 
 
 class SessionStarter(Protocol):
-    async def start(self, user: User, *, name: str, abilities: list[str] | None, remember: bool) -> Session: ...
+    async def start(
+        self,
+        user: User,
+        *,
+        name: str,
+        abilities: list[str] | None,
+        remember: bool,
+        password_hash: str | None = None,
+    ) -> Session: ...
 
 
 class ChallengeIssuer(Protocol):
     def required_for(self, user: User) -> bool: ...
 
-    async def issue(self, user: User, attempt: LoginAttempt) -> Challenge: ...
+    async def issue(self, user: User, attempt: LoginAttempt) -> Challenge:
+        """A challenge for `user`, whose password `user.password` was just verified; InvalidCredentials
+        when that is no longer the user's password (a reset committed since the check)."""
+        ...
 
 
 @dataclass
@@ -141,7 +153,11 @@ class LoginFlow:
             raise AccountInactive
 
         if self.challenges is not None and self.challenges.required_for(user):
-            return await self.challenges.issue(user, attempt)
+            try:
+                return await self.challenges.issue(user, attempt)
+            except InvalidCredentials:  # a password reset committed since the check
+                self.events.login("failed")
+                raise
         return await self.complete(user, attempt)
 
     async def _check_throttles(self, login_key: str, user: User | None, ip: str) -> None:
@@ -166,13 +182,20 @@ class LoginFlow:
         return retry_after
 
     async def complete(self, user: User, attempt: LoginAttempt) -> Session:
-        """Start the session of a user whose every factor has been checked."""
-        session = await self.sessions.start(
-            user,
-            name=attempt.device_name or self.default_token_name,
-            abilities=attempt.abilities,
-            remember=attempt.remember,
-        )
+        """Start the session of a user whose every factor has been checked, against `user.password` as
+        read before the checks: if a password reset committed since, the login fails as a wrong password
+        would (the tokens' inserts compare the hash atomically; see db/token_rows.py)."""
+        try:
+            session = await self.sessions.start(
+                user,
+                name=attempt.device_name or self.default_token_name,
+                abilities=attempt.abilities,
+                remember=attempt.remember,
+                password_hash=user.password,
+            )
+        except PasswordChanged:
+            self.events.login("failed")
+            raise InvalidCredentials from None
         if attempt.ip:  # only a complete sign-in makes an address known: a password alone is not enough
             await self.limiter.mark(known_address_key(user.id, attempt.ip), KNOWN_ADDRESS_SECONDS)
         await self.accounts.record_login(user, utc_now())

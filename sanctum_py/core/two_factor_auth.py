@@ -37,6 +37,7 @@ from sanctum_py.core.login import (
     ACCOUNT_DECAY_SECONDS,
     AccountInactive,
     Challenge,
+    InvalidCredentials,
     LoginAttempt,
     LoginThrottled,
     Session,
@@ -49,12 +50,24 @@ from sanctum_py.core.tokens import hash_secret, random_string
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import TwoFactorChallenge, User, decode_abilities
 from sanctum_py.db.secret_rows import find_by_plain_text
+from sanctum_py.db.token_rows import db_values, insert_if_password
 
 log = logging.getLogger("sanctum_py.two_factor")
 
 CHALLENGE_SECRET_LENGTH = 40
 RECOVERY_SWAP_RETRIES = 5  # another code of the same user spent meanwhile: read again and retry
 PURGE_BATCH = 100
+# The columns a new challenge writes, in the order of issue()'s values.
+_CHALLENGE_COLUMNS = (
+    "user_id",
+    "token",
+    "attempts",
+    "remember",
+    "device_name",
+    "abilities",
+    "expires_at",
+    "created_at",
+)
 
 
 class InvalidCode(Exception):
@@ -188,20 +201,27 @@ class TwoFactorAuth:
         return bool(user.two_factor_secret) and user.two_factor_confirmed_at is not None
 
     async def issue(self, user: User, attempt: LoginAttempt) -> Challenge:
+        """A challenge for the login that verified `user.password`, written only while that is still the
+        user's password (one statement, db/token_rows.py): a reset that committed since the check leaves
+        InvalidCredentials, and one that commits later deletes the challenge."""
         await self._purge_dead_challenges()
         secret = random_string(CHALLENGE_SECRET_LENGTH)
         now = utc_now()
-        row = await TwoFactorChallenge.create(
-            user_id=user.id,
-            token=hash_secret(secret),
-            attempts=0,
-            remember=attempt.remember,
-            device_name=attempt.device_name,
-            abilities=json.dumps(attempt.abilities) if attempt.abilities is not None else None,
-            expires_at=now + timedelta(seconds=self.challenge_seconds),
-            created_at=now,
+        given = (
+            user.id,
+            hash_secret(secret),
+            0,
+            attempt.remember,
+            attempt.device_name,
+            json.dumps(attempt.abilities) if attempt.abilities is not None else None,
+            now + timedelta(seconds=self.challenge_seconds),
+            now,
         )
-        return Challenge(user, f"{row.id}|{secret}")
+        row = db_values(TwoFactorChallenge, _CHALLENGE_COLUMNS, given)
+        challenge_id = await insert_if_password(TwoFactorChallenge, row, user_id=user.id, password_hash=user.password)
+        if challenge_id is None:
+            raise InvalidCredentials
+        return Challenge(user, f"{challenge_id}|{secret}")
 
     async def complete_challenge(
         self, token: str, code: str | None, recovery_code: str | None, ip: str = ""
@@ -252,7 +272,10 @@ class TwoFactorAuth:
             device_name=challenge.device_name,
             abilities=decode_abilities(challenge.abilities) if challenge.abilities is not None else None,
         )
-        return await self.sessions.complete(user, attempt)
+        try:
+            return await self.sessions.complete(user, attempt)
+        except InvalidCredentials:  # a password reset committed meanwhile: as a wrong code
+            raise failure from None
 
     async def _find_challenge(self, token: str) -> TwoFactorChallenge | None:
         """Sanctum's findToken applied to challenge tokens: find the id, compare the hash in constant time."""
