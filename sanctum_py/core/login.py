@@ -152,13 +152,13 @@ class LoginFlow:
             self.events.login("inactive")
             raise AccountInactive
 
-        if self.challenges is not None and self.challenges.required_for(user):
-            try:
+        try:
+            if self.challenges is not None and self.challenges.required_for(user):
                 return await self.challenges.issue(user, attempt)
-            except InvalidCredentials:  # a password reset committed since the check
-                self.events.login("failed")
-                raise
-        return await self.complete(user, attempt)
+            return await self.complete(user, attempt)
+        except InvalidCredentials:  # a password reset committed since the check: as a wrong password
+            self.events.login("failed")
+            raise
 
     async def _check_throttles(self, login_key: str, user: User | None, ip: str) -> None:
         """Raise LoginThrottled when the login+IP key, or the account from an unknown address, is spent."""
@@ -168,12 +168,12 @@ class LoginFlow:
             raise LoginThrottled(retry_after, self.max_attempts)
         if user is None:
             return
-        retry_after = await self.account_blocked_for(user.id, ip)
+        retry_after = await self._account_blocked_for(user.id, ip)
         if retry_after is not None:
             self.events.login("throttled")
             raise LoginThrottled(retry_after, self.max_failures_per_hour)
 
-    async def account_blocked_for(self, user_id: int, ip: str) -> int | None:
+    async def _account_blocked_for(self, user_id: int, ip: str) -> int | None:
         """Seconds the account stays locked for `ip`; None when it is not, or `ip` is a known address.
         The known-address lookup runs only while the account is locked: nothing extra on a normal login."""
         retry_after = await self.limiter.blocked_for(account_key(user_id), self.max_failures_per_hour)
@@ -194,7 +194,6 @@ class LoginFlow:
                 password_hash=user.password,
             )
         except PasswordChanged:
-            self.events.login("failed")
             raise InvalidCredentials from None
         if attempt.ip:  # only a complete sign-in makes an address known: a password alone is not enough
             await self.limiter.mark(known_address_key(user.id, attempt.ip), KNOWN_ADDRESS_SECONDS)
