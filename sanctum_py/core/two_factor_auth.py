@@ -15,7 +15,8 @@ Fortify keeps the challenged login in the session; a token API has none, so the 
 short-lived challenge token instead (`<id>|<secret>`, stored as sha256 of the secret, as Sanctum's tokens).
 Since a new challenge is one password login away, a wrong second factor also counts against the account's
 hourly budget of failed logins (LoginFlow's, OWASP ASVS 2.2.1): once it is spent, both the password login
-and the challenge answer 429, whichever challenge or address the guesses come from.
+and the challenge answer 429, whichever challenge or address the guesses come from, except at an address
+that completed a sign-in to the account before (a known address, as LoginFlow spares it).
 """
 
 from __future__ import annotations
