@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from sanctum_py.core.login import login_subject
+from sanctum_py.core.ratelimit import RedisRateLimiter
 from sanctum_py.http.keys import SERVICES
 from tests.conftest import BACKENDS, REDIS_URL, ClientFactory
 from tests.support.api import JSON_HEADERS, bearer, register, registration
@@ -297,9 +299,10 @@ async def test_redis_outages_under_load(make_client: ClientFactory, redis_proxy:
     client = await make_client(
         redis_url=through(REDIS_URL, redis_proxy), api_rate_limit=limit, login_max_attempts=login_attempts
     )
-    counters = client.app[SERVICES].settings.redis_prefix + "throttle:"
+    limiter = client.app[SERVICES].limiter
+    assert isinstance(limiter, RedisRateLimiter)
     tokens = [await new_token(client, f"reader{worker}") for worker in range(WORKERS)]
-    assert await redis.exists(counters + "api:ip:127.0.0.1")  # Redis holds the limits while it answers
+    assert await redis.exists(limiter.storage_key("api:ip:127.0.0.1"))  # Redis holds the limits while it answers
 
     async def paced_reads(load: Load, worker: int) -> None:
         """Each worker reads /api/me with its own token a few times a second, within its rate limit."""
@@ -320,7 +323,7 @@ async def test_redis_outages_under_load(make_client: ClientFactory, redis_proxy:
         await redis_proxy.restore()
         # Redis is used again, without a restart: a new counter lands in it.
         restored_at = time.monotonic()
-        key = f"{counters}login:after{mode}|127.0.0.1"
+        key = limiter.storage_key(f"login:{login_subject(None, f'after{mode}')}|127.0.0.1")
         async with asyncio.timeout(RECOVERY):
             while not await redis.exists(key):
                 await client.post("/api/login", json={"login": f"after{mode}", "password": "x"}, headers=JSON_HEADERS)

@@ -25,6 +25,10 @@ from sanctum_py.db.token_rows import insert_token, token_with_owner
 log = logging.getLogger("sanctum_py.tokens")
 
 
+class PasswordChanged(Exception):
+    """The password a login verified is no longer the user's (a reset committed meanwhile): no token."""
+
+
 @dataclass(frozen=True, slots=True)
 class NewAccessToken:
     """The only place a token's plain text exists: returned once, at creation (as Sanctum's)."""
@@ -60,7 +64,11 @@ class AccessTokens:
         name: str,
         abilities: list[str] | None = None,
         expires_at: datetime | None = None,
+        *,
+        password_hash: str | None = None,
     ) -> NewAccessToken:
+        """A new token. With `password_hash` (the hash a login verified), only while it is still the
+        user's password, checked in the insert itself; PasswordChanged when it is not."""
         secret = generate_secret(self.prefix)
         now = utc_now()
         token = await insert_token(
@@ -71,7 +79,10 @@ class AccessTokens:
             abilities=json.dumps(abilities if abilities is not None else ["*"]),
             expires_at=expires_at,
             now=now,
+            password_hash=password_hash,
         )
+        if token is None:
+            raise PasswordChanged
         self.events.tokens_issued("access")
         return NewAccessToken(token=token, plain_text=f"{token.id}|{secret}")
 

@@ -184,7 +184,7 @@ def _limiter(settings: Settings) -> RateLimiter:
     if not settings.redis_url:
         return MemoryRateLimiter()
     redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
-    return RedisRateLimiter(redis, prefix=f"{settings.redis_prefix}throttle:")
+    return RedisRateLimiter(redis, prefix=f"{settings.redis_prefix}throttle:", key_secret=settings.app_key_bytes)
 
 
 def token_cache_enabled(settings: Settings) -> bool:

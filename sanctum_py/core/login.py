@@ -1,16 +1,25 @@
 """Password login as one service: throttles, credentials, account state, second factor, session.
 
 Order, as Laravel's login pipeline: a throttled key is refused before any password is checked; a
-failed check counts against the login+IP key (5 a minute) and against the account (100 an hour,
-OWASP ASVS 2.2.1); a success clears the login+IP key. An inactive account is refused only after its
-password matched, so the refusal reveals nothing to someone who does not know the password.
+failed check counts against the login+IP key (5 a minute; the login is the resolved account, see
+login_subject) and, when the login names an account,
+against that account (100 an hour, OWASP ASVS 2.2.1); a success clears the login+IP key. An inactive
+account is refused only after its password matched, so the refusal reveals nothing to someone who does
+not know the password.
+
+The account lock must not hand an attacker a way to keep the owner out: an address that has signed in
+to the account before (a "known address", remembered KNOWN_ADDRESS_SECONDS in the limiter's store) is
+not held by it, only by its own login+IP limit; and a completed password reset clears the account's
+count. An unknown login never touches any account's count.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sanctum_py.core.access_tokens import PasswordChanged
 from sanctum_py.core.accounts import Accounts
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.ratelimit import RateLimiter
@@ -19,6 +28,33 @@ from sanctum_py.db.models import User
 
 LOGIN_DECAY_SECONDS = 60
 ACCOUNT_DECAY_SECONDS = 3600
+KNOWN_ADDRESS_SECONDS = 90 * 24 * 3600  # renewed at each sign-in from the address
+
+
+def account_key(user_id: int) -> str:
+    """The account's count of failed logins (and of wrong second factors): by resolved account only."""
+    return f"login-account:{user_id}"
+
+
+def login_subject(user: User | None, login: str) -> str:
+    """What the login+IP throttle counts: the resolved account, whichever spelling the database matched
+    (username or email, any case, MariaDB's accent-insensitive collation, PostgreSQL's U+0130 folding);
+    for a login that matches nobody, its text with case and accents folded away, so spelling variants of
+    an unknown login share one count too."""
+    if user is not None:
+        return f"user:{user.id}"
+    return f"text:{fold_login(login)}"
+
+
+def fold_login(login: str) -> str:
+    """Case- and accent-insensitive form: NFKD, combining marks dropped, case folded."""
+    decomposed = unicodedata.normalize("NFKD", login)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def known_address_key(user_id: int, ip: str) -> str:
+    """Set when `ip` completed a sign-in to the account (every factor checked)."""
+    return f"login-known:{user_id}|{ip}"
 
 
 class LoginThrottled(Exception):
@@ -65,13 +101,24 @@ class Challenge:
 
 
 class SessionStarter(Protocol):
-    async def start(self, user: User, *, name: str, abilities: list[str] | None, remember: bool) -> Session: ...
+    async def start(
+        self,
+        user: User,
+        *,
+        name: str,
+        abilities: list[str] | None,
+        remember: bool,
+        password_hash: str | None = None,
+    ) -> Session: ...
 
 
 class ChallengeIssuer(Protocol):
     def required_for(self, user: User) -> bool: ...
 
-    async def issue(self, user: User, attempt: LoginAttempt) -> Challenge: ...
+    async def issue(self, user: User, attempt: LoginAttempt) -> Challenge:
+        """A challenge for `user`, whose password `user.password` was just verified; InvalidCredentials
+        when that is no longer the user's password (a reset committed since the check)."""
+        ...
 
 
 @dataclass
@@ -87,14 +134,8 @@ class LoginFlow:
 
     async def login(self, attempt: LoginAttempt) -> Session | Challenge:
         user = await self.accounts.find_by_login(attempt.login)
-        login_key = f"login:{attempt.login.lower()}|{attempt.ip}"
-        # Per account whichever identifier was typed; an unknown login is limited by its text.
-        account_key = f"login-account:{user.id if user is not None else attempt.login.lower()}"
-        for key, limit in ((login_key, self.max_attempts), (account_key, self.max_failures_per_hour)):
-            retry_after = await self.limiter.blocked_for(key, limit)
-            if retry_after is not None:
-                self.events.login("throttled")
-                raise LoginThrottled(retry_after, limit)
+        login_key = f"login:{login_subject(user, attempt.login)}|{attempt.ip}"
+        await self._check_throttles(login_key, user, attempt.ip)
 
         # Always one bcrypt check (the hasher burns a dummy hash for an unknown user): testing `user is None`
         # first would skip it and answer unknown logins ~100x faster, an enumeration oracle.
@@ -102,7 +143,8 @@ class LoginFlow:
         password_ok = await self.accounts.hasher.verify(attempt.password, password_hash)
         if user is None or not password_ok:
             await self.limiter.hit(login_key, LOGIN_DECAY_SECONDS)
-            await self.limiter.hit(account_key, ACCOUNT_DECAY_SECONDS)
+            if user is not None:  # an unknown login has no account to count against (a bare "7" is not user 7)
+                await self.limiter.hit(account_key(user.id), ACCOUNT_DECAY_SECONDS)
             self.events.login("failed")
             raise InvalidCredentials
         await self.limiter.clear(login_key)
@@ -110,18 +152,51 @@ class LoginFlow:
             self.events.login("inactive")
             raise AccountInactive
 
-        if self.challenges is not None and self.challenges.required_for(user):
-            return await self.challenges.issue(user, attempt)
-        return await self.complete(user, attempt)
+        try:
+            if self.challenges is not None and self.challenges.required_for(user):
+                return await self.challenges.issue(user, attempt)
+            return await self.complete(user, attempt)
+        except InvalidCredentials:  # a password reset committed since the check: as a wrong password
+            self.events.login("failed")
+            raise
+
+    async def _check_throttles(self, login_key: str, user: User | None, ip: str) -> None:
+        """Raise LoginThrottled when the login+IP key, or the account from an unknown address, is spent."""
+        retry_after = await self.limiter.blocked_for(login_key, self.max_attempts)
+        if retry_after is not None:
+            self.events.login("throttled")
+            raise LoginThrottled(retry_after, self.max_attempts)
+        if user is None:
+            return
+        retry_after = await self._account_blocked_for(user.id, ip)
+        if retry_after is not None:
+            self.events.login("throttled")
+            raise LoginThrottled(retry_after, self.max_failures_per_hour)
+
+    async def _account_blocked_for(self, user_id: int, ip: str) -> int | None:
+        """Seconds the account stays locked for `ip`; None when it is not, or `ip` is a known address.
+        The known-address lookup runs only while the account is locked: nothing extra on a normal login."""
+        retry_after = await self.limiter.blocked_for(account_key(user_id), self.max_failures_per_hour)
+        if retry_after is None or (ip and await self.limiter.is_marked(known_address_key(user_id, ip))):
+            return None
+        return retry_after
 
     async def complete(self, user: User, attempt: LoginAttempt) -> Session:
-        """Start the session of a user whose every factor has been checked."""
-        session = await self.sessions.start(
-            user,
-            name=attempt.device_name or self.default_token_name,
-            abilities=attempt.abilities,
-            remember=attempt.remember,
-        )
+        """Start the session of a user whose every factor has been checked, against `user.password` as
+        read before the checks: if a password reset committed since, the login fails as a wrong password
+        would (the tokens' inserts compare the hash atomically; see db/token_rows.py)."""
+        try:
+            session = await self.sessions.start(
+                user,
+                name=attempt.device_name or self.default_token_name,
+                abilities=attempt.abilities,
+                remember=attempt.remember,
+                password_hash=user.password,
+            )
+        except PasswordChanged:
+            raise InvalidCredentials from None
+        if attempt.ip:  # only a complete sign-in makes an address known: a password alone is not enough
+            await self.limiter.mark(known_address_key(user.id, attempt.ip), KNOWN_ADDRESS_SECONDS)
         await self.accounts.record_login(user, utc_now())
         self.events.login("ok")
         return session

@@ -16,9 +16,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sanctum_py.core.hashing import PasswordHasher
-from sanctum_py.core.login import ACCOUNT_DECAY_SECONDS, LoginThrottled
+from sanctum_py.core.login import ACCOUNT_DECAY_SECONDS, LoginThrottled, account_key
 from sanctum_py.core.ratelimit import RateLimiter
-from sanctum_py.core.two_factor_auth import account_failure_key
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import TokenPasswordConfirmation, User
 
@@ -42,7 +41,7 @@ class PasswordConfirmation:
     async def confirm(self, user_id: int, token_id: int, password: str | None) -> bool:
         """ConfirmablePasswordController::store. False for a wrong (or unusable) password; LoginThrottled
         once the account's failure budget is spent, whatever the password."""
-        key = account_failure_key(user_id)
+        key = account_key(user_id)
         retry_after = await self.limiter.blocked_for(key, self.max_failures_per_hour)
         if retry_after is not None:
             raise LoginThrottled(retry_after, self.max_failures_per_hour)

@@ -27,11 +27,12 @@ from tortoise.transactions import in_transaction
 from sanctum_py.core.access_tokens import AccessTokens
 from sanctum_py.core.accounts import Accounts
 from sanctum_py.core.hashing import PasswordHasher
+from sanctum_py.core.login import account_key
 from sanctum_py.core.ratelimit import RateLimiter
 from sanctum_py.core.reset_tokens import is_expired, is_throttled, new_token
 from sanctum_py.core.tokens import random_string
 from sanctum_py.db.fields import utc_now
-from sanctum_py.db.models import PasswordResetToken, User
+from sanctum_py.db.models import PasswordResetToken, TwoFactorChallenge, User
 from sanctum_py.mail import MailMessage
 from sanctum_py.mail.outbox import Outbox
 
@@ -192,6 +193,12 @@ class PasswordResets:
             await User.filter(id=user.id).update(
                 password=password_hash, remember_token=random_string(REMEMBER_TOKEN_LENGTH), updated_at=now
             )
+            # Challenges were earned with the old password: they end with it. Logins still checking the
+            # old one get nothing: their inserts require the old hash (db/token_rows.py), and this UPDATE's
+            # row lock makes them wait for this commit and see the new one.
+            await TwoFactorChallenge.filter(user_id=user.id).delete()
+        # The owner proved control of the mailbox: a flood of failed logins no longer holds the account.
+        await self.limiter.clear(account_key(user.id))
         if self.config.revoke_tokens:
             if self.refresh is not None:
                 await self.refresh.revoke_all_for(user.id)

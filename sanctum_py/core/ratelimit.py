@@ -10,6 +10,8 @@ the fallback, so an outage does not slow every request down.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
 import time
@@ -56,6 +58,12 @@ class RateLimiter(Protocol):
         ...
 
     async def clear(self, key: str) -> None: ...
+
+    async def mark(self, key: str, seconds: int) -> None:
+        """Remember `key` for `seconds` (again from now if it was marked), e.g. a known address."""
+        ...
+
+    async def is_marked(self, key: str) -> bool: ...
 
     async def healthy(self) -> bool:
         """False when the shared store (Redis) does not answer."""
@@ -110,6 +118,19 @@ class MemoryRateLimiter:
     async def clear(self, key: str) -> None:
         self._windows.pop(key, None)
 
+    async def mark(self, key: str, seconds: int) -> None:
+        self.mark_now(key, seconds)
+
+    def mark_now(self, key: str, seconds: int) -> None:
+        # A mark is a one-hit window: the sweep drops it once it lapses, like any closed window.
+        self._windows[key] = (1, self._clock() + seconds)
+
+    async def is_marked(self, key: str) -> bool:
+        return self.is_marked_now(key)
+
+    def is_marked_now(self, key: str) -> bool:
+        return self.blocked_for_now(key, 1) is not None
+
     async def healthy(self) -> bool:
         return True
 
@@ -153,14 +174,26 @@ return redis.call('INCR', KEYS[1])
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, prefix: str = "sanctum_py:throttle:") -> None:
+    """Keys reach Redis as `<prefix><namespace>:<HMAC-SHA256 of the rest>`: what follows the namespace is
+    what a client typed or sent (a login, which may be a password typed into the wrong field, an email, an
+    address), and a Redis dump or MONITOR must not show it. Keyed with APP_KEY (same on every node, so
+    they share counts) so that a dump cannot be checked against guesses either."""
+
+    def __init__(self, redis: Redis, prefix: str = "sanctum_py:throttle:", *, key_secret: bytes = b"") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._key_secret = key_secret
         self._script = redis.register_script(_ATTEMPT_SCRIPT)
         self._hit_script = redis.register_script(_HIT_SCRIPT)
         self._fallback = MemoryRateLimiter()
         self._degraded = False
         self._probe_at = 0.0  # while degraded: when the next call may try Redis again
+
+    def storage_key(self, key: str) -> str:
+        """The Redis key that holds `key`'s count."""
+        namespace, _, rest = key.partition(":")
+        digest = hmac.new(self._key_secret, rest.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        return f"{self._prefix}{namespace}:{digest}"
 
     def _skip_redis(self) -> bool:
         """While degraded, True for every call but one per REDIS_RETRY_SECONDS, which probes Redis."""
@@ -188,7 +221,7 @@ class RedisRateLimiter:
             return self._fallback.attempt_now(key, max_attempts, decay_seconds)
         try:
             allowed, hits, ms_left = await self._script(
-                keys=[self._prefix + key], args=[max_attempts, decay_seconds * 1000]
+                keys=[self.storage_key(key)], args=[max_attempts, decay_seconds * 1000]
             )
         except (RedisError, OSError):
             self._redis_failed()
@@ -200,8 +233,9 @@ class RedisRateLimiter:
         if self._skip_redis():
             return self._fallback.blocked_for_now(key, max_attempts)
         try:
+            stored = self.storage_key(key)
             async with self._redis.pipeline(transaction=False) as pipe:
-                hits, ms_left = await pipe.get(self._prefix + key).pttl(self._prefix + key).execute()
+                hits, ms_left = await pipe.get(stored).pttl(stored).execute()
         except (RedisError, OSError):
             self._redis_failed()
             return self._fallback.blocked_for_now(key, max_attempts)
@@ -214,7 +248,7 @@ class RedisRateLimiter:
         if self._skip_redis():
             return self._fallback.hit_now(key, decay_seconds)
         try:
-            hits = await self._hit_script(keys=[self._prefix + key], args=[decay_seconds * 1000])
+            hits = await self._hit_script(keys=[self.storage_key(key)], args=[decay_seconds * 1000])
         except (RedisError, OSError):
             self._redis_failed()
             return self._fallback.hit_now(key, decay_seconds)
@@ -226,10 +260,33 @@ class RedisRateLimiter:
         if self._skip_redis():
             return
         try:
-            await self._redis.delete(self._prefix + key)
+            await self._redis.delete(self.storage_key(key))
         except (RedisError, OSError):
             self._redis_failed()
             log.warning("Redis unavailable: could not clear a rate-limit key")
+
+    async def mark(self, key: str, seconds: int) -> None:
+        if self._skip_redis():
+            self._fallback.mark_now(key, seconds)
+            return
+        try:
+            await self._redis.set(self.storage_key(key), 1, px=seconds * 1000)
+        except (RedisError, OSError):
+            self._redis_failed()
+            self._fallback.mark_now(key, seconds)
+            return
+        self._redis_answered()
+
+    async def is_marked(self, key: str) -> bool:
+        if self._skip_redis():
+            return self._fallback.is_marked_now(key)
+        try:
+            found = await self._redis.exists(self.storage_key(key))
+        except (RedisError, OSError):
+            self._redis_failed()
+            return self._fallback.is_marked_now(key)
+        self._redis_answered()
+        return bool(found)
 
     async def healthy(self) -> bool:
         try:

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken
+from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken, PasswordChanged
 from sanctum_py.core.encrypter import DecryptException, Encrypter
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.login import Session
@@ -43,6 +43,7 @@ from sanctum_py.core.tokens import generate_secret, hash_secret
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import PersonalAccessToken, RefreshToken, User, decode_abilities
 from sanctum_py.db.secret_rows import find_by_plain_text
+from sanctum_py.db.token_rows import db_values, insert_if_password
 
 log = logging.getLogger("sanctum_py.refresh")
 
@@ -79,7 +80,9 @@ class RefreshTokens:
 
     # --- issuing (RefreshIssuer, called by TokenSessions at login/register) ------------------------------
 
-    async def issue(self, user: User, access: NewAccessToken, *, remember: bool) -> str:
+    async def issue(
+        self, user: User, access: NewAccessToken, *, remember: bool, password_hash: str | None = None
+    ) -> str:
         lifetime = timedelta(minutes=self.remember_minutes) if remember else timedelta(days=self.refresh_days)
         return await self._create(
             user_id=user.id,
@@ -87,27 +90,45 @@ class RefreshTokens:
             parent_id=None,
             access=access,
             lifetime=lifetime,
+            password_hash=password_hash,
         )
 
     async def _create(
-        self, *, user_id: int, family: str, parent_id: int | None, access: NewAccessToken, lifetime: timedelta
+        self,
+        *,
+        user_id: int,
+        family: str,
+        parent_id: int | None,
+        access: NewAccessToken,
+        lifetime: timedelta,
+        password_hash: str | None = None,
     ) -> str:
+        """The refresh row; with `password_hash`, written only while it is the user's password (a login
+        racing a reset), else PasswordChanged."""
         secret = generate_secret(self.tokens.prefix)
         now = utc_now()
-        row = await RefreshToken.create(
-            user_id=user_id,
-            family=family,
-            parent_id=parent_id,
-            access_token_id=access.token.id,
-            name=access.token.name,
-            abilities=access.token.abilities,
-            token=hash_secret(secret),
-            expires_at=now + lifetime,
-            created_at=now,
-            updated_at=now,
+        given = (
+            user_id,
+            family,
+            parent_id,
+            access.token.id,
+            access.token.name,
+            access.token.abilities,
+            hash_secret(secret),
+            now + lifetime,
+            now,
+            now,
         )
+        if password_hash is None:
+            row_id = (await RefreshToken.create(**dict(zip(_CREATE_COLUMNS, given, strict=True)))).id
+        else:
+            values = db_values(RefreshToken, _CREATE_COLUMNS, given)
+            pinned = await insert_if_password(RefreshToken, values, user_id=user_id, password_hash=password_hash)
+            if pinned is None:
+                raise PasswordChanged
+            row_id = pinned
         self.events.tokens_issued("refresh")
-        return f"{row.id}|{secret}"
+        return f"{row_id}|{secret}"
 
     # --- rotating ---------------------------------------------------------------------------------------
 
@@ -166,6 +187,9 @@ class RefreshTokens:
             await self.limiter.hit(_throttle_key(parent.family), self.throttle_seconds)
         abilities = decode_abilities(parent.abilities) if parent.abilities is not None else None
         access_lifetime = timedelta(minutes=self.access_minutes)
+        # Not pinned to the password as a login is: a reset revokes the family, and the check of the
+        # parent below catches a reset that lands while this pair is made. (With
+        # REVOKE_TOKENS_ON_PASSWORD_RESET=false sessions outlive resets on purpose.)
         access = await self.tokens.issue(
             user, parent.name or self.default_token_name, abilities, expires_at=now + access_lifetime
         )
@@ -294,6 +318,21 @@ class RefreshTokens:
             task.cancel()
         if self._timers:
             await asyncio.gather(*self._timers, return_exceptions=True)
+
+
+# The columns _create writes, in the order of its values.
+_CREATE_COLUMNS = (
+    "user_id",
+    "family",
+    "parent_id",
+    "access_token_id",
+    "name",
+    "abilities",
+    "token",
+    "expires_at",
+    "created_at",
+    "updated_at",
+)
 
 
 def _throttle_key(family: str) -> str:

@@ -6,15 +6,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken
+from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken, PasswordChanged
 from sanctum_py.core.login import Session
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import User
 
 
 class RefreshIssuer(Protocol):
-    async def issue(self, user: User, access: NewAccessToken, *, remember: bool) -> str:
-        """A new refresh token (plain text) for a new login, bound to its access token."""
+    async def issue(
+        self, user: User, access: NewAccessToken, *, remember: bool, password_hash: str | None = None
+    ) -> str:
+        """A new refresh token (plain text) for a new login, bound to its access token; with
+        `password_hash`, only while it is the user's password (else PasswordChanged)."""
         ...
 
 
@@ -30,13 +33,27 @@ class TokenSessions:
     access_minutes: int | None = None  # set when refresh tokens are enabled
     refresh: RefreshIssuer | None = None
 
-    async def start(self, user: User, *, name: str, abilities: list[str] | None, remember: bool) -> Session:
+    async def start(
+        self,
+        user: User,
+        *,
+        name: str,
+        abilities: list[str] | None,
+        remember: bool,
+        password_hash: str | None = None,
+    ) -> Session:
+        """The session's tokens. `password_hash`, given by a login, is the hash its password was checked
+        against: every row is written only while it is still the user's (PasswordChanged otherwise)."""
         lifetime = self._lifetime(remember)
         expires_at = utc_now() + lifetime if lifetime is not None else None
-        access = await self.tokens.issue(user, name, abilities, expires_at=expires_at)
+        access = await self.tokens.issue(user, name, abilities, expires_at=expires_at, password_hash=password_hash)
         if self.refresh is None:
             return Session(user, access.plain_text, expires_in=_seconds(lifetime))
-        refresh_token = await self.refresh.issue(user, access, remember=remember)
+        try:
+            refresh_token = await self.refresh.issue(user, access, remember=remember, password_hash=password_hash)
+        except PasswordChanged:
+            await self.tokens.revoke(access.token.id)  # the reset won between the two inserts
+            raise
         return Session(user, access.plain_text, refresh_token=refresh_token, expires_in=_seconds(lifetime))
 
     def _lifetime(self, remember: bool) -> timedelta | None:

@@ -15,7 +15,8 @@ Fortify keeps the challenged login in the session; a token API has none, so the 
 short-lived challenge token instead (`<id>|<secret>`, stored as sha256 of the secret, as Sanctum's tokens).
 Since a new challenge is one password login away, a wrong second factor also counts against the account's
 hourly budget of failed logins (LoginFlow's, OWASP ASVS 2.2.1): once it is spent, both the password login
-and the challenge answer 429, whichever challenge or address the guesses come from.
+and the challenge answer 429, whichever challenge or address the guesses come from, except at an address
+that completed a sign-in to the account before (a known address, as LoginFlow spares it).
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ from sanctum_py.core.login import (
     ACCOUNT_DECAY_SECONDS,
     AccountInactive,
     Challenge,
+    InvalidCredentials,
     LoginAttempt,
     LoginThrottled,
     Session,
+    account_key,
+    known_address_key,
 )
 from sanctum_py.core.ratelimit import RateLimiter
 from sanctum_py.core.token_cache import TokenCache
@@ -47,12 +51,24 @@ from sanctum_py.core.tokens import hash_secret, random_string
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import TwoFactorChallenge, User, decode_abilities
 from sanctum_py.db.secret_rows import find_by_plain_text
+from sanctum_py.db.token_rows import db_values, insert_if_password
 
 log = logging.getLogger("sanctum_py.two_factor")
 
 CHALLENGE_SECRET_LENGTH = 40
 RECOVERY_SWAP_RETRIES = 5  # another code of the same user spent meanwhile: read again and retry
 PURGE_BATCH = 100
+# The columns a new challenge writes, in the order of issue()'s values.
+_CHALLENGE_COLUMNS = (
+    "user_id",
+    "token",
+    "attempts",
+    "remember",
+    "device_name",
+    "abilities",
+    "expires_at",
+    "created_at",
+)
 
 
 class InvalidCode(Exception):
@@ -193,26 +209,36 @@ class TwoFactorAuth:
         return bool(user.two_factor_secret) and user.two_factor_confirmed_at is not None
 
     async def issue(self, user: User, attempt: LoginAttempt) -> Challenge:
+        """A challenge for the login that verified `user.password`, written only while that is still the
+        user's password (one statement, db/token_rows.py): a reset that committed since the check leaves
+        InvalidCredentials, and one that commits later deletes the challenge."""
         await self._purge_dead_challenges()
         secret = random_string(CHALLENGE_SECRET_LENGTH)
         now = utc_now()
-        row = await TwoFactorChallenge.create(
-            user_id=user.id,
-            token=hash_secret(secret),
-            attempts=0,
-            remember=attempt.remember,
-            device_name=attempt.device_name,
-            abilities=json.dumps(attempt.abilities) if attempt.abilities is not None else None,
-            expires_at=now + timedelta(seconds=self.challenge_seconds),
-            created_at=now,
+        given = (
+            user.id,
+            hash_secret(secret),
+            0,
+            attempt.remember,
+            attempt.device_name,
+            json.dumps(attempt.abilities) if attempt.abilities is not None else None,
+            now + timedelta(seconds=self.challenge_seconds),
+            now,
         )
-        return Challenge(user, f"{row.id}|{secret}")
+        row = db_values(TwoFactorChallenge, _CHALLENGE_COLUMNS, given)
+        challenge_id = await insert_if_password(TwoFactorChallenge, row, user_id=user.id, password_hash=user.password)
+        if challenge_id is None:
+            raise InvalidCredentials
+        return Challenge(user, f"{challenge_id}|{secret}")
 
-    async def complete_challenge(self, token: str, code: str | None, recovery_code: str | None) -> Session:
+    async def complete_challenge(
+        self, token: str, code: str | None, recovery_code: str | None, ip: str = ""
+    ) -> Session:
         """TwoFactorAuthenticatedSessionController::store: a recovery code first, else a TOTP code;
-        then the session the password login would have started (which reports the login as "ok")."""
+        then the session the password login would have started (which reports the login as "ok").
+        `ip`, the client's address, exempts a known address from the account lock, as at login."""
         try:
-            return await self._complete_challenge(token, code, recovery_code)
+            return await self._complete_challenge(token, code, recovery_code, ip)
         except ChallengeFailed:
             self.events.login("failed")
             raise
@@ -223,12 +249,12 @@ class TwoFactorAuth:
             self.events.login("inactive")
             raise
 
-    async def _complete_challenge(self, token: str, code: str | None, recovery_code: str | None) -> Session:
+    async def _complete_challenge(self, token: str, code: str | None, recovery_code: str | None, ip: str) -> Session:
         failure = ChallengeFailed(recovery=bool(recovery_code))
         challenge = await self._find_challenge(token)
         if challenge is None:
             raise failure
-        await self._check_account_budget(challenge.user_id)
+        await self._check_account_budget(challenge.user_id, ip)
         if not await self._count_attempt(challenge):
             raise failure
         user = await User.get_or_none(id=challenge.user_id)
@@ -239,7 +265,7 @@ class TwoFactorAuth:
             passed = bool(code) and await self._spend_totp(user, code or "")
         if not passed:
             if self.limiter is not None:
-                await self.limiter.hit(_account_key(user.id), ACCOUNT_DECAY_SECONDS)
+                await self.limiter.hit(account_key(user.id), ACCOUNT_DECAY_SECONDS)
             raise failure
         spent = await TwoFactorChallenge.filter(id=challenge.id, used_at__isnull=True).update(used_at=utc_now())
         if not spent:  # another request completed this challenge first
@@ -249,21 +275,27 @@ class TwoFactorAuth:
         attempt = LoginAttempt(
             login=user.email,
             password="",
-            ip="",
+            ip=ip,
             remember=challenge.remember,
             device_name=challenge.device_name,
             abilities=decode_abilities(challenge.abilities) if challenge.abilities is not None else None,
         )
-        return await self.sessions.complete(user, attempt)
+        try:
+            return await self.sessions.complete(user, attempt)
+        except InvalidCredentials:  # a password reset committed meanwhile: as a wrong code
+            raise failure from None
 
     async def _find_challenge(self, token: str) -> TwoFactorChallenge | None:
         """Sanctum's findToken applied to challenge tokens: find the id, compare the hash in constant time."""
         return await find_by_plain_text(TwoFactorChallenge, token)
 
-    async def _check_account_budget(self, user_id: int) -> None:
+    async def _check_account_budget(self, user_id: int, ip: str) -> None:
+        """The account lock of LoginFlow, with its known-address exemption."""
         if self.limiter is None:
             return
-        retry_after = await self.limiter.blocked_for(_account_key(user_id), self.max_failures_per_hour)
+        retry_after = await self.limiter.blocked_for(account_key(user_id), self.max_failures_per_hour)
+        if retry_after is not None and ip and await self.limiter.is_marked(known_address_key(user_id, ip)):
+            return
         if retry_after is not None:
             raise LoginThrottled(retry_after, self.max_failures_per_hour)
 
@@ -354,14 +386,3 @@ class TwoFactorAuth:
         """Cached verified tokens hold the user row (and /api/me its updated_at): drop them."""
         if self.cache is not None:
             self.cache.forget_user(user_id)
-
-
-def _account_key(user_id: int) -> str:
-    """LoginFlow's per-account key of failed logins (`login-account:<id>`), shared on purpose."""
-    return f"login-account:{user_id}"
-
-
-def account_failure_key(user_id: int) -> str:
-    """The same key, for the other checks of a password that must spend the account's budget
-    (password confirmation)."""
-    return _account_key(user_id)

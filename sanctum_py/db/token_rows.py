@@ -7,14 +7,22 @@
 - `insert_token`: the write behind every login, refresh and device token. Tortoise's `create()`
   validates and converts each field through the model on the event loop, which on a login competes
   with bcrypt for the CPU; this converts the few fields once and inserts them.
+- `insert_if_password`: the same insert, of any row (a token, a refresh token, a 2FA challenge), made
+  only if the user's password is still the hash a login verified. `INSERT ... SELECT ... FROM users
+  WHERE id = ? AND password = ?`, one statement that reads the users row with a shared lock (FOR SHARE,
+  LOCK IN SHARE MODE; SQLite's write lock serialises it): a reset that committed after the password
+  check leaves the statement nothing to insert, and one that commits after the insert revokes the row.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 
 from sanctum_py.db.dialects import placeholder, quote
 from sanctum_py.db.models import PersonalAccessToken, User
@@ -77,16 +85,63 @@ async def insert_token(
     abilities: str,
     expires_at: datetime | None,
     now: datetime,
-) -> PersonalAccessToken:
-    """Insert one token row (`token` is the hash) and return it as the model, id included."""
+    password_hash: str | None = None,
+) -> PersonalAccessToken | None:
+    """Insert one token row (`token` is the hash) and return it as the model, id included. With
+    `password_hash` (a login's), only while it is user `tokenable_id`'s password: None when it is not."""
+    given = (tokenable_type, tokenable_id, name, token, abilities, None, expires_at, now, now)
+    row = db_values(PersonalAccessToken, INSERT_COLUMNS, given)
+    if password_hash is not None:
+        pinned_id = await insert_if_password(
+            PersonalAccessToken, row, user_id=tokenable_id, password_hash=password_hash
+        )
+        return None if pinned_id is None else PersonalAccessToken._init_from_db(id=pinned_id, **row)
     connection = connections.get("default")  # inside in_transaction(), the transaction's connection
     dialect = connection.capabilities.dialect
-    given = (tokenable_type, tokenable_id, name, token, abilities, None, expires_at, now, now)
-    fields = PersonalAccessToken._meta.fields_map
-    row = {column: fields[column].to_db_value(value, None) for column, value in zip(INSERT_COLUMNS, given, strict=True)}
     inserted = await connection.execute_insert(_insert_statement(dialect), list(row.values()))
     token_id = inserted["id"] if dialect == "postgres" else inserted  # asyncpg gives the RETURNING row
     return PersonalAccessToken._init_from_db(id=token_id, **row)
+
+
+def db_values(model: type[Model], columns: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+    """The columns' values as the database stores them, converted by the model's fields."""
+    fields = model._meta.fields_map
+    return {column: fields[column].to_db_value(value, None) for column, value in zip(columns, values, strict=True)}
+
+
+async def insert_if_password(
+    model: type[Model], row: dict[str, Any], *, user_id: int, password_hash: str
+) -> int | None:
+    """Insert `row` (database values) into `model`'s table if user `user_id`'s password is still
+    `password_hash`, in one statement; the new id, or None when the password has changed (or the user
+    is gone)."""
+    connection = connections.get("default")
+    dialect = connection.capabilities.dialect
+    sql = _pinned_insert_statement(dialect, model._meta.db_table, tuple(row))
+    values = [*row.values(), user_id, password_hash]
+    if dialect == "mysql":  # MySQL has no INSERT ... RETURNING (MariaDB has): the cursor reports it
+        return await _mysql_insert(connection, sql, values)
+    rows = await connection.execute_query_dict(sql + " RETURNING id", values)  # PostgreSQL, SQLite >= 3.35
+    return int(rows[0]["id"]) if rows else None
+
+
+async def _mysql_insert(connection: BaseDBAsyncClient, sql: str, values: list[Any]) -> int | None:
+    async with connection.acquire_connection() as raw, raw.cursor() as cursor:
+        await cursor.execute(sql, values)
+        return int(cursor.lastrowid) if cursor.rowcount == 1 else None
+
+
+@lru_cache(maxsize=16)
+def _pinned_insert_statement(dialect: str, table: str, columns: tuple[str, ...]) -> str:
+    count = len(columns)
+    selected = ", ".join(placeholder(n, dialect) for n in range(1, count + 1))
+    lock = {"postgres": " FOR SHARE", "mysql": " LOCK IN SHARE MODE"}.get(dialect, "")
+    return (
+        f"INSERT INTO {quote(table, dialect)} ({', '.join(quote(c, dialect) for c in columns)}) "  # noqa: S608 - model metadata only
+        f"SELECT {selected} FROM {quote(User._meta.db_table, dialect)} "
+        f"WHERE {quote('id', dialect)} = {placeholder(count + 1, dialect)} "
+        f"AND {quote('password', dialect)} = {placeholder(count + 2, dialect)}{lock}"
+    )
 
 
 @lru_cache(maxsize=4)

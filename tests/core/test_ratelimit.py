@@ -79,3 +79,12 @@ async def test_redis_outage_falls_back_to_process_limits(caplog: pytest.LogCaptu
     finally:
         await dead.close()
     assert "Redis unavailable" in caplog.text
+
+
+async def test_a_mark_is_remembered_until_cleared(limiter: RateLimiter) -> None:
+    assert not await limiter.is_marked("login-known:1|10.0.0.1")
+    await limiter.mark("login-known:1|10.0.0.1", 60)
+    assert await limiter.is_marked("login-known:1|10.0.0.1")
+    assert not await limiter.is_marked("login-known:2|10.0.0.1")
+    await limiter.clear("login-known:1|10.0.0.1")
+    assert not await limiter.is_marked("login-known:1|10.0.0.1")

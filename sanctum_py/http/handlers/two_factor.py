@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from sanctum_py.core.login import AccountInactive, LoginThrottled
 from sanctum_py.core.two_factor_auth import ChallengeFailed, InvalidCode
+from sanctum_py.http.client_ip import client_ip
 from sanctum_py.http.input import PHP_TRIM, read_input
 from sanctum_py.http.keys import SERVICES, current
 from sanctum_py.http.responses import NotFound, TooManyAttempts, json_response
@@ -90,8 +91,12 @@ async def challenge(request: web.Request) -> web.Response:
     """Fortify's POST /two-factor-challenge, with the login's challenge token in place of the session."""
     data = await validate_input(ChallengeInput, await read_input(request))
     try:
-        session = await request.app[SERVICES].two_factor.complete_challenge(
-            data.challenge_token, data.code, data.recovery_code
+        services = request.app[SERVICES]
+        session = await services.two_factor.complete_challenge(
+            data.challenge_token,
+            data.code,
+            data.recovery_code,
+            ip=client_ip(request, tuple(services.settings.trusted_proxies)),
         )
     except ChallengeFailed as failed:
         field, message = ("recovery_code", INVALID_RECOVERY_CODE) if failed.recovery else ("code", INVALID_CODE)
