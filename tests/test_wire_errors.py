@@ -465,11 +465,11 @@ async def test_configured_origins(
 # --- Cache-Control -------------------------------------------------------------------------------
 
 
-async def test_only_token_bearing_responses_are_no_store(client: ContractClient) -> None:
+async def test_token_bearing_and_signed_in_responses_are_no_store(client: ContractClient) -> None:
     registered = await register(client)
     signed_in = await login(client, "ahmetyilmaz", "password123")
     assert registered.headers["Cache-Control"] == "no-store"
     assert signed_in.headers["Cache-Control"] == "no-store"
     token = signed_in.json()["access_token"]
     me = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
-    assert me.headers.get("Cache-Control") != "no-store"
+    assert me.headers.get("Cache-Control") == "no-store"  # deliberate: personal data (Laravel: no-cache, private)

@@ -25,6 +25,7 @@ _NON_UNIFORM_BYTES = bytes(range(_UNIFORM_BELOW, 256))
 # then digits ("07" and " 7" both find row 7 on SQLite, PostgreSQL and MySQL alike).
 _ID_PATTERN = re.compile(r"[ \t]*\+?([0-9]{1,19})[ \t]*")
 _MAX_BIGINT = 2**63 - 1
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def random_string(length: int) -> str:
@@ -86,12 +87,15 @@ def parse_token(value: str) -> PresentedToken | None:
 def bearer_token(authorization: str | None) -> str | None:
     """Laravel's Request::bearerToken(): what follows the last `Bearer `, cut at the first comma.
 
-    Unlike Laravel 8 (which matches `Bearer ` case-sensitively) the scheme is matched in any case,
-    as RFC 7235 says it should be.
+    Unlike Laravel 8 (which matches `Bearer ` case-sensitively) the scheme is matched in any ASCII
+    case, as RFC 7235 says it should be.
     """
     if not authorization:
         return None
-    position = authorization.lower().rfind("bearer ")
+    # Only ASCII letters are folded, so `folded` has the original's length and its index cuts the
+    # original: str.lower() would turn "İ" into two characters and shift the cut.
+    folded = authorization.lower() if authorization.isascii() else authorization.translate(_ASCII_LOWER)
+    position = folded.rfind("bearer ")
     if position < 0:
         return None
     token = authorization[position + len("bearer ") :]

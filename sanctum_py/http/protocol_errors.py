@@ -15,6 +15,7 @@ from aiohttp import web, web_protocol
 from aiohttp.web_request import BaseRequest
 
 from sanctum_py.http.phpjson import encode_pretty
+from sanctum_py.http.responses import EVERY_RESPONSE_HEADERS
 
 log = logging.getLogger("sanctum_py.http")
 
@@ -31,7 +32,12 @@ def _handle_error(
     if request.writer.output_size > 0:
         raise ConnectionError("response already started; closing the connection")
     text = "Server Error" if status >= 500 else HTTPStatus(status).phrase
-    response = web.Response(status=status, body=encode_pretty({"message": text}), content_type="application/json")
+    response = web.Response(
+        status=status,
+        body=encode_pretty({"message": text}),
+        content_type="application/json",
+        headers=EVERY_RESPONSE_HEADERS,
+    )
     response.force_close()
     return response
 

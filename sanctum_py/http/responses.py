@@ -11,6 +11,11 @@ from aiohttp import web
 from sanctum_py.http import phpjson
 
 JSON = "application/json"
+# On every response (http/entry.py, protocol_errors.py): no MIME sniffing, and a Server header that
+# names no versions (aiohttp's own says `Python/3.11 aiohttp/3.x`, a scanner's shopping list).
+EVERY_RESPONSE_HEADERS: Mapping[str, str] = {"Server": "sanctum_py", "X-Content-Type-Options": "nosniff"}
+# On every response of a signed-in route: each may carry personal data, and none may be stored.
+SIGNED_IN_HEADERS: Mapping[str, str] = {**EVERY_RESPONSE_HEADERS, "Cache-Control": "no-store"}
 
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
