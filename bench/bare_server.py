@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-# The shape /api/me returns (sanctum_py.http.serializers.stored_user, compact PHP json_encode).
+# The shape /api/me returns (sanctum_py.http.laravel.serializers.stored_user, compact PHP json_encode).
 # bench/run.py passes the real response's bytes with --body-file, so both bodies are the same length.
 FIXED_USER_BODY = (
     b'{"id":1,"name":"Bench","surname":null,"username":"bench_user","email":"bench@example.com",'

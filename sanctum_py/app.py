@@ -6,24 +6,25 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from sanctum_py.core.container import Services
 from sanctum_py.core.events import NO_EVENTS
 from sanctum_py.db.setup import close_database, init_database
-from sanctum_py.http import protocol_errors
-from sanctum_py.http.handlers.metrics import setup_metrics
-from sanctum_py.http.keys import SERVICES
-from sanctum_py.http.routes import setup_routes
+from sanctum_py.http.kernel import protocol_errors
+from sanctum_py.http.kernel.keys import SERVICES
+from sanctum_py.http.kernel.routing import MountedDialect, mount
+from sanctum_py.http.laravel.handlers.metrics import setup_metrics
+from sanctum_py.http.laravel.routes import LARAVEL, laravel_routes
 from sanctum_py.observability.metrics import Metrics
 from sanctum_py.settings import Settings
+from sanctum_py.wiring import build_services
 
 
 def create_app(settings: Settings) -> web.Application:
     protocol_errors.install()
     metrics = Metrics() if settings.metrics == "on" else None
-    # No middleware: every route's handler is wrapped at registration instead (http/entry.py).
+    # No middleware: every route's handler is wrapped at registration instead (http/kernel/entry.py).
     app = web.Application(client_max_size=settings.max_body_bytes)
-    app[SERVICES] = Services.build(settings, events=metrics or NO_EVENTS)
-    setup_routes(app, metrics)
+    app[SERVICES] = build_services(settings, events=metrics or NO_EVENTS)
+    mount(app, (MountedDialect(LARAVEL, laravel_routes()),), metrics)
     setup_metrics(app, metrics)
     app.cleanup_ctx.append(_database)
     app.on_cleanup.append(_close_services)

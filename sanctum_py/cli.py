@@ -114,11 +114,12 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     """Create a user through the same validation as /api/register, plus a role."""
     import getpass
 
-    from sanctum_py.core.accounts import IdentifierTaken, Registration
-    from sanctum_py.core.container import Services
+    from sanctum_py.core.accounts import Registration
+    from sanctum_py.core.errors import AuthError, ErrorCode
     from sanctum_py.db.setup import close_database, init_database
-    from sanctum_py.http.handlers.auth import RegisterInput
-    from sanctum_py.http.validation import Unique, ValidationFailed, validate_input
+    from sanctum_py.http.laravel.handlers.auth import RegisterInput
+    from sanctum_py.http.laravel.validation import Unique, ValidationFailed, validate_input
+    from sanctum_py.wiring import build_services
 
     password = args.password or os.environ.get("SANCTUM_PASSWORD") or getpass.getpass("Password: ")
     fields = {
@@ -131,7 +132,7 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     }
 
     async def run() -> int:
-        services = Services.build(settings)
+        services = build_services(settings)
         await init_database(settings.database_url)
         try:
             data = await validate_input(RegisterInput, fields, services.accounts.is_taken)
@@ -142,8 +143,10 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
                 for message in messages:
                     print(message, file=sys.stderr)
             return 1
-        except IdentifierTaken as taken:  # lost a race after validation: the same messages
-            for column in taken.columns:
+        except AuthError as taken:  # lost a race after validation: the same messages
+            if taken.code is not ErrorCode.IDENTIFIER_TAKEN:
+                raise
+            for column in taken.fields:
                 print(Unique.taken_message(column), file=sys.stderr)
             return 1
         finally:

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     password_timeout: int = Field(
         10800, ge=1, description="seconds a token's password confirmation lasts (Laravel's auth.password_timeout)"
     )
+    # --- the v1 wire (seeds 000/001) ----------------------------------------------------------------
+    v1_role_ids: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: {"admin": 1, "user": 2, "staff": 3},
+        description="seed 001's role_id of each role, `admin:1,user:2,staff:3`",
+    )
 
     # --- mail --------------------------------------------------------------------------------------
     mail_driver: Literal["file", "smtp"] = Field("file", description="`file`: one .eml per message; `smtp`")
@@ -119,6 +124,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("v1_role_ids", mode="before")
+    @classmethod
+    def _role_ids(cls, value: object) -> object:
+        """`admin:1,user:2,staff:3`: every role once, each id once."""
+        if not isinstance(value, str):
+            return value
+        pairs = [part.strip().split(":", 1) for part in value.split(",") if part.strip()]
+        mapping = {role.strip(): int(number) for role, number in pairs}
+        if sorted(mapping) != ["admin", "staff", "user"] or len(set(mapping.values())) != 3:
+            raise ValueError("V1_ROLE_IDS must give admin, staff and user one distinct id each")
+        return mapping
 
     @field_validator("sanctum_expiration", "redis_url", "token_minutes", "metrics_token", mode="before")
     @classmethod

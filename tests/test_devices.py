@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from sanctum_py.db.models import PersonalAccessToken
-from sanctum_py.http.handlers.devices import CREDENTIALS_INCORRECT
+from sanctum_py.http.laravel.handlers.devices import CREDENTIALS_INCORRECT
 from tests.support.api import JSON_HEADERS, bearer, register
 from tests.support.contract import ContractClient
 

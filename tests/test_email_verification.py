@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from sanctum_py.db.models import User
-from sanctum_py.http.keys import SERVICES
+from sanctum_py.http.kernel.keys import SERVICES
 from tests.conftest import TEST_APP_KEY, ClientFactory
 from tests.mail.conftest import SmtpServer
 from tests.support.api import JSON_HEADERS, bearer, register

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from sanctum_py.core.login import login_subject
 from sanctum_py.core.ratelimit import RedisRateLimiter
-from sanctum_py.http.keys import SERVICES
+from sanctum_py.http.kernel.keys import SERVICES
 from tests.conftest import BACKENDS, REDIS_URL, ClientFactory
 from tests.support.api import JSON_HEADERS, bearer, register, registration
 from tests.support.contract import ContractClient, WireResponse

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from sanctum_py.db.models import User
-from sanctum_py.http.keys import SERVICES
+from sanctum_py.http.kernel.keys import SERVICES
 from tests.conftest import REDIS_URL, ClientFactory
 from tests.mail.conftest import SmtpServer
 from tests.support.api import JSON_HEADERS, register

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from sanctum_py.app import create_app
-from sanctum_py.http.keys import METRICS
+from sanctum_py.http.kernel.keys import METRICS
 from sanctum_py.settings import Settings
 from tests.conftest import TEST_APP_KEY, ClientFactory
 from tests.support.api import JSON_HEADERS, bearer, login, register

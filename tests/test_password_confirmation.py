@@ -15,7 +15,7 @@ from typing import Any
 
 from sanctum_py.core.two_factor import code_at, timestep
 from sanctum_py.db.models import User
-from sanctum_py.http.keys import SERVICES
+from sanctum_py.http.kernel.keys import SERVICES
 from tests.conftest import ClientFactory
 from tests.support.api import JSON_HEADERS, bearer, login, register
 from tests.support.contract import ContractClient, WireResponse

@@ -6,7 +6,7 @@ import asyncio
 
 from sanctum_py.core.access_tokens import AccessTokens
 from sanctum_py.core.token_cache import TokenCache, VerifiedToken
-from sanctum_py.http.keys import SERVICES
+from sanctum_py.http.kernel.keys import SERVICES
 from tests.support.api import register
 from tests.support.contract import ContractClient
 

@@ -32,7 +32,7 @@ from sanctum_py.core.two_factor import code_at, otpauth_url, qr_code_svg, timest
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.migrate import migrate
 from sanctum_py.db.models import PersonalAccessToken, TwoFactorChallenge, User
-from sanctum_py.http.keys import SERVICES
+from sanctum_py.http.kernel.keys import SERVICES
 from sanctum_py.settings import Settings
 from tests.conftest import ClientFactory
 from tests.support.api import JSON_HEADERS, bearer, login, register

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from sanctum_py.http.keys import SERVICES
+from sanctum_py.http.kernel.keys import SERVICES
 from tests.support.api import JSON_HEADERS, login, register, registration
 from tests.support.contract import ContractClient, WireResponse
 from tests.support.db import json_time, query

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sanctum_py.core.errors import ErrorCode
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.token_cache import TokenCache, VerifiedToken
 from sanctum_py.core.tokens import generate_secret, hash_secret, hashes_match, parse_token
@@ -111,6 +112,26 @@ class AccessTokens:
             return None
         self._touch(verified, time.monotonic())
         return verified
+
+    async def refusal(self, presented: str | None) -> ErrorCode:
+        """Why `authenticate` refused this value: TOKEN_EXPIRED for a genuine token whose time is up (a
+        wire may tell its client to sign in again), else UNAUTHENTICATED. Read only after a refusal, so
+        the request path of a good token never pays for it."""
+        parsed = parse_token(presented) if presented is not None else None
+        if parsed is None:
+            return ErrorCode.UNAUTHENTICATED
+        found = await token_with_owner(parsed.token_id, hash_secret(parsed.secret))
+        if found is None:
+            return ErrorCode.UNAUTHENTICATED
+        row, user = found
+        genuine = (parsed.token_id is None or hashes_match(row.token, parsed.secret)) and (
+            row.tokenable_type == self.tokenable_type and user.is_active
+        )
+        return (
+            ErrorCode.TOKEN_EXPIRED
+            if genuine and self._expired(self._effective_expiry(row))
+            else ErrorCode.UNAUTHENTICATED
+        )
 
     def _start_load(self, token_id: int | None, secret: str, token_hash: str) -> asyncio.Future[VerifiedToken | None]:
         """One database lookup per token at a time: concurrent misses share it (no stampede).

@@ -13,6 +13,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from sanctum_py.core.errors import AuthError, ErrorCode
 from sanctum_py.core.hashing import PasswordHasher
 from sanctum_py.db.dialects import placeholder, quote
 from sanctum_py.db.fields import utc_now
@@ -23,20 +24,9 @@ ROLES = ("admin", "staff", "user")
 _LAST_LOGIN_FIELD = User._meta.fields_map["last_login_at"]
 
 
-class IdentifierTaken(Exception):
+def identifier_taken(columns: list[str]) -> AuthError:
     """Registration lost to an existing (or concurrently inserted) username or email."""
-
-    def __init__(self, columns: list[str]) -> None:
-        super().__init__(", ".join(columns))
-        self.columns = columns
-
-
-class LastActiveAdmin(Exception):
-    """The change would leave no active admin: `fields` are the requested changes that demote."""
-
-    def __init__(self, fields: list[str]) -> None:
-        super().__init__(", ".join(fields))
-        self.fields = fields
+    return AuthError(ErrorCode.IDENTIFIER_TAKEN, fields=tuple(columns))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +69,7 @@ class Accounts:
         except IntegrityError:
             # Two registrations raced past the uniqueness check: the unique index decided.
             taken = [c for c in IDENTIFIER_COLUMNS if await self.is_taken(c, getattr(registration, c))]
-            raise IdentifierTaken(taken or list(IDENTIFIER_COLUMNS)) from None
+            raise identifier_taken(taken or list(IDENTIFIER_COLUMNS)) from None
         await self._undo_if_crossed(user)
         return user
 
@@ -95,7 +85,7 @@ class Accounts:
         ]
         if crossed:
             await User.filter(id=user.id).delete()
-            raise IdentifierTaken(crossed)
+            raise identifier_taken(crossed)
 
     async def find_by_login(self, login: str) -> User | None:
         """The user whose email or username is `login`; an exact match wins over a case-folded one."""
@@ -118,11 +108,11 @@ class Accounts:
     async def update_account(self, user_id: int, *, role: str | None, is_active: bool | None) -> User | None:
         """An administrator's change of role or active flag. The caller must drop cached tokens.
 
-        Raises LastActiveAdmin when the user is the only active admin and the change would make it
-        stop being one. Race-safe: the active admins' rows are locked (SELECT ... FOR UPDATE, in id
-        order) before they are counted, so two admins demoting each other at once are serialised and
-        the second sees the first's change. SQLite has one writer at a time (one connection per process,
-        and a transaction whose snapshot went stale cannot write)."""
+        Raises LAST_ACTIVE_ADMIN (fields: the demoting changes) when the user is the only active admin
+        and the change would make it stop being one. Race-safe: the active admins' rows are locked
+        (SELECT ... FOR UPDATE, in id order) before they are counted, so two admins demoting each other
+        at once are serialised and the second sees the first's change. SQLite has one writer at a time
+        (one connection per process, and a transaction whose snapshot went stale cannot write)."""
         changes: dict[str, object] = {}
         if role is not None:
             changes["role"] = role
@@ -135,7 +125,7 @@ class Accounts:
             if demoting:
                 admins = await User.filter(role="admin", is_active=True).order_by("id").select_for_update().only("id")
                 if [admin.id for admin in admins] == [user_id]:
-                    raise LastActiveAdmin(demoting)
+                    raise AuthError(ErrorCode.LAST_ACTIVE_ADMIN, fields=tuple(demoting))
             user = await User.get_or_none(id=user_id)
             if user is None or not changes:
                 return user

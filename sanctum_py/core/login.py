@@ -15,12 +15,15 @@ count. An unknown login never touches any account's count.
 
 from __future__ import annotations
 
+import enum
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from sanctum_py.core.access_tokens import PasswordChanged
 from sanctum_py.core.accounts import Accounts
+from sanctum_py.core.errors import AuthError, ErrorCode, throttled
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.ratelimit import RateLimiter
 from sanctum_py.db.fields import utc_now
@@ -57,19 +60,12 @@ def known_address_key(user_id: int, ip: str) -> str:
     return f"login-known:{user_id}|{ip}"
 
 
-class LoginThrottled(Exception):
-    def __init__(self, retry_after: int, max_attempts: int) -> None:
-        super().__init__("Too Many Attempts.")
-        self.retry_after = retry_after
-        self.max_attempts = max_attempts
+class SessionKind(enum.Enum):
+    """The tokens a sign-in hands out: each dialect says which its wire carries."""
 
-
-class InvalidCredentials(Exception):
-    """Unknown login or wrong password: indistinguishable on purpose."""
-
-
-class AccountInactive(Exception):
-    """The password matched, but the account has been deactivated."""
+    PLAIN = "plain"  # one Sanctum token, no lifetime of its own (Laravel's register)
+    SANCTUM = "sanctum"  # one Sanctum token, TOKEN_MINUTES (or REMEMBER_ME_MINUTES) when set (Laravel's login)
+    REFRESHABLE = "refreshable"  # an ACCESS_TOKEN_MINUTES access token and a refresh token
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +76,7 @@ class LoginAttempt:
     remember: bool = False
     device_name: str | None = None
     abilities: list[str] | None = None
+    session: SessionKind = SessionKind.SANCTUM
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +87,13 @@ class Session:
     access_token: str
     refresh_token: str | None = None
     expires_in: int | None = None  # seconds the access token lives, when it expires
+    expires_at: datetime | None = None  # when the access token expires, when it does
+    issued_at: datetime | None = None  # the access token's created_at
+
+    @property
+    def token_id(self) -> int:
+        """The access token's row id (the `<id>|` of its plain text)."""
+        return int(self.access_token.split("|", 1)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,7 @@ class SessionStarter(Protocol):
         self,
         user: User,
         *,
+        kind: SessionKind,
         name: str,
         abilities: list[str] | None,
         remember: bool,
@@ -122,14 +127,46 @@ class ChallengeIssuer(Protocol):
 
 
 @dataclass
-class LoginFlow:
+class SignIn:
+    """The last step of every sign-in, by password or by second factor: the session's tokens, the
+    address made known, `last_login_at`. Shared by LoginFlow and the 2FA challenge."""
+
     accounts: Accounts
     limiter: RateLimiter
     sessions: SessionStarter
     default_token_name: str
+    events: AuthEvents = field(default=NO_EVENTS)
+
+    async def complete(self, user: User, attempt: LoginAttempt) -> Session:
+        """Start the session of a user whose every factor has been checked, against `user.password` as
+        read before the checks: if a password reset committed since, the login fails as a wrong password
+        would (the tokens' inserts compare the hash atomically; see db/token_rows.py)."""
+        try:
+            session = await self.sessions.start(
+                user,
+                kind=attempt.session,
+                name=attempt.device_name or self.default_token_name,
+                abilities=attempt.abilities,
+                remember=attempt.remember,
+                password_hash=user.password,
+            )
+        except PasswordChanged:
+            raise AuthError(ErrorCode.INVALID_CREDENTIALS) from None
+        if attempt.ip:  # only a complete sign-in makes an address known: a password alone is not enough
+            await self.limiter.mark(known_address_key(user.id, attempt.ip), KNOWN_ADDRESS_SECONDS)
+        await self.accounts.record_login(user, utc_now())
+        self.events.login("ok")
+        return session
+
+
+@dataclass
+class LoginFlow:
+    accounts: Accounts
+    limiter: RateLimiter
+    sign_in: SignIn
+    challenges: ChallengeIssuer | None = None
     max_attempts: int = 5
     max_failures_per_hour: int = 100
-    challenges: ChallengeIssuer | None = field(default=None)
     events: AuthEvents = field(default=NO_EVENTS)
 
     async def login(self, attempt: LoginAttempt) -> Session | Challenge:
@@ -146,32 +183,33 @@ class LoginFlow:
             if user is not None:  # an unknown login has no account to count against (a bare "7" is not user 7)
                 await self.limiter.hit(account_key(user.id), ACCOUNT_DECAY_SECONDS)
             self.events.login("failed")
-            raise InvalidCredentials
+            raise AuthError(ErrorCode.INVALID_CREDENTIALS)
         await self.limiter.clear(login_key)
         if not user.is_active:
             self.events.login("inactive")
-            raise AccountInactive
+            raise AuthError(ErrorCode.ACCOUNT_INACTIVE)
 
         try:
             if self.challenges is not None and self.challenges.required_for(user):
                 return await self.challenges.issue(user, attempt)
-            return await self.complete(user, attempt)
-        except InvalidCredentials:  # a password reset committed since the check: as a wrong password
-            self.events.login("failed")
+            return await self.sign_in.complete(user, attempt)
+        except AuthError as error:
+            if error.code is ErrorCode.INVALID_CREDENTIALS:  # a password reset committed since the check
+                self.events.login("failed")
             raise
 
     async def _check_throttles(self, login_key: str, user: User | None, ip: str) -> None:
-        """Raise LoginThrottled when the login+IP key, or the account from an unknown address, is spent."""
+        """TOO_MANY_ATTEMPTS when the login+IP key, or the account from an unknown address, is spent."""
         retry_after = await self.limiter.blocked_for(login_key, self.max_attempts)
         if retry_after is not None:
             self.events.login("throttled")
-            raise LoginThrottled(retry_after, self.max_attempts)
+            raise throttled(self.max_attempts, retry_after)
         if user is None:
             return
         retry_after = await self._account_blocked_for(user.id, ip)
         if retry_after is not None:
             self.events.login("throttled")
-            raise LoginThrottled(retry_after, self.max_failures_per_hour)
+            raise throttled(self.max_failures_per_hour, retry_after)
 
     async def _account_blocked_for(self, user_id: int, ip: str) -> int | None:
         """Seconds the account stays locked for `ip`; None when it is not, or `ip` is a known address.
@@ -180,23 +218,3 @@ class LoginFlow:
         if retry_after is None or (ip and await self.limiter.is_marked(known_address_key(user_id, ip))):
             return None
         return retry_after
-
-    async def complete(self, user: User, attempt: LoginAttempt) -> Session:
-        """Start the session of a user whose every factor has been checked, against `user.password` as
-        read before the checks: if a password reset committed since, the login fails as a wrong password
-        would (the tokens' inserts compare the hash atomically; see db/token_rows.py)."""
-        try:
-            session = await self.sessions.start(
-                user,
-                name=attempt.device_name or self.default_token_name,
-                abilities=attempt.abilities,
-                remember=attempt.remember,
-                password_hash=user.password,
-            )
-        except PasswordChanged:
-            raise InvalidCredentials from None
-        if attempt.ip:  # only a complete sign-in makes an address known: a password alone is not enough
-            await self.limiter.mark(known_address_key(user.id, attempt.ip), KNOWN_ADDRESS_SECONDS)
-        await self.accounts.record_login(user, utc_now())
-        self.events.login("ok")
-        return session

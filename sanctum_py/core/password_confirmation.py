@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sanctum_py.core.errors import throttled
 from sanctum_py.core.hashing import PasswordHasher
-from sanctum_py.core.login import ACCOUNT_DECAY_SECONDS, LoginThrottled, account_key
+from sanctum_py.core.login import ACCOUNT_DECAY_SECONDS, account_key
 from sanctum_py.core.ratelimit import RateLimiter
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import TokenPasswordConfirmation, User
@@ -39,12 +40,12 @@ class PasswordConfirmation:
         self.max_failures_per_hour = max_failures_per_hour
 
     async def confirm(self, user_id: int, token_id: int, password: str | None) -> bool:
-        """ConfirmablePasswordController::store. False for a wrong (or unusable) password; LoginThrottled
+        """ConfirmablePasswordController::store. False for a wrong (or unusable) password; TOO_MANY_ATTEMPTS
         once the account's failure budget is spent, whatever the password."""
         key = account_key(user_id)
         retry_after = await self.limiter.blocked_for(key, self.max_failures_per_hour)
         if retry_after is not None:
-            raise LoginThrottled(retry_after, self.max_failures_per_hour)
+            raise throttled(self.max_failures_per_hour, retry_after)
         # Read afresh, not from the token cache: the hash may have changed within TOKEN_CACHE_SECONDS.
         stored = await User.filter(id=user_id).first().values_list("password", flat=True)
         matched = password is not None and await self.hasher.verify(password, stored if stored else None)

@@ -33,7 +33,7 @@ from sanctum_py.core.reset_tokens import is_expired, is_throttled, new_token
 from sanctum_py.core.tokens import random_string
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import PasswordResetToken, TwoFactorChallenge, User
-from sanctum_py.mail import MailMessage
+from sanctum_py.mail import texts
 from sanctum_py.mail.outbox import Outbox
 
 REMEMBER_TOKEN_LENGTH = 60  # Str::random(60), as Fortify's CompletePasswordReset writes it
@@ -157,16 +157,14 @@ class PasswordResets:
         return self.config.url_template.format(app_url=app_url, token=token, email=quote(email, safe=""))
 
     async def _mail_link(self, user: User, token: str) -> None:
-        minutes = self.config.expire_minutes
-        text = (
-            "Hello!\n\n"
-            "You are receiving this email because we received a password reset request for your account.\n\n"
-            f"Reset Password: {self.reset_url(token, user.email)}\n\n"
-            f"This password reset link will expire in {minutes} minutes.\n\n"
-            "If you did not request a password reset, no further action is required.\n\n"
-            f"Regards,\n{self.config.app_name}\n"
+        message = texts.reset_link(
+            user.email,
+            link=self.reset_url(token, user.email),
+            token=token,
+            expire_minutes=self.config.expire_minutes,
+            app_name=self.config.app_name,
         )
-        await self.outbox.deliver(MailMessage(to=user.email, subject="Reset Password Notification", text=text), "reset")
+        await self.outbox.deliver(message, "reset")
 
     # --- POST /reset-password ----------------------------------------------------------------------
 
@@ -209,12 +207,7 @@ class PasswordResets:
         return ResetStatus.RESET
 
     async def _mail_changed(self, user: User) -> None:
-        signed_out = " and every device signed in to it was signed out" if self.config.revoke_tokens else ""
-        text = (
-            "Hello!\n\n"
-            f"The password of your account was just changed{signed_out}.\n\n"
-            "If you did not do this, request a new password reset link right away and keep it to yourself.\n\n"
-            f"Regards,\n{self.config.app_name}\n"
+        message = texts.password_changed(
+            user.email, signed_out=self.config.revoke_tokens, app_name=self.config.app_name
         )
-        message = MailMessage(to=user.email, subject="Your password has been changed", text=text)
         await self.outbox.deliver(message, "password-changed")

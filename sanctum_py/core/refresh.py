@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 
 from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken, PasswordChanged
 from sanctum_py.core.encrypter import DecryptException, Encrypter
+from sanctum_py.core.errors import AuthError, ErrorCode, throttled
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.login import Session
 from sanctum_py.core.ratelimit import RateLimiter
@@ -51,15 +52,9 @@ HANDOFF_WAIT_SECONDS = 2.0  # how long a loser waits for the winner's pair
 HANDOFF_POLL_SECONDS = 0.05
 
 
-class InvalidRefreshToken(Exception):
-    """Unknown, malformed, expired, revoked or reused: the client must sign in again (401)."""
-
-
-class RefreshThrottled(Exception):
-    def __init__(self, retry_after: int, max_attempts: int = 1) -> None:
-        super().__init__("Too Many Attempts.")
-        self.retry_after = retry_after
-        self.max_attempts = max_attempts
+def invalid_refresh_token() -> AuthError:
+    """Unknown, malformed, expired, revoked or reused: the client must sign in again."""
+    return AuthError(ErrorCode.INVALID_REFRESH_TOKEN)
 
 
 @dataclass
@@ -137,10 +132,10 @@ class RefreshTokens:
         row = await self._find(presented)
         now = utc_now()
         if row.revoked_at is not None or row.expires_at <= now:
-            raise InvalidRefreshToken
+            raise invalid_refresh_token()
         user = await User.get_or_none(id=row.user_id)
         if user is None or not user.is_active:
-            raise InvalidRefreshToken
+            raise invalid_refresh_token()
         if row.used_at is None:
             retry_after = await self._throttled(row.family)
             if retry_after is not None:
@@ -148,7 +143,7 @@ class RefreshTokens:
                 # rotation, so a refusal for a token that is now used belongs to the grace path.
                 row = await self._reload(row.id)
                 if row.used_at is None:
-                    raise RefreshThrottled(retry_after)
+                    raise throttled(1, retry_after)
             elif await self._claim(row, now):
                 return await self._mint(row, user, now)
             else:
@@ -158,14 +153,14 @@ class RefreshTokens:
     async def _find(self, presented: str) -> RefreshToken:
         row = await find_by_plain_text(RefreshToken, presented)
         if row is None:
-            raise InvalidRefreshToken
+            raise invalid_refresh_token()
         return row
 
     @staticmethod
     async def _reload(row_id: int) -> RefreshToken:
         row = await RefreshToken.get_or_none(id=row_id)
         if row is None:
-            raise InvalidRefreshToken
+            raise invalid_refresh_token()
         return row
 
     async def _throttled(self, family: str) -> int | None:
@@ -218,40 +213,54 @@ class RefreshTokens:
         if (await self._reload(parent.id)).revoked_at is not None:
             await self.revoke_family(parent.family)
         await self._clear_stale_handoffs(parent.family, now)
-        return Session(user, access.plain_text, refresh_token=refresh_plain, expires_in=self.access_minutes * 60)
+        return Session(
+            user,
+            access.plain_text,
+            refresh_token=refresh_plain,
+            expires_in=self.access_minutes * 60,
+            expires_at=access.token.expires_at,
+            issued_at=access.token.created_at,
+        )
 
     async def _replayed(self, row: RefreshToken, user: User) -> Session:
         """A used token: the grace handoff, or reuse detection."""
         if row.revoked_at is not None or row.used_at is None:
-            raise InvalidRefreshToken
+            raise invalid_refresh_token()
         if utc_now() - row.used_at >= timedelta(seconds=self.grace_seconds):
             await self.revoke_family(row.family)
             log.warning("refresh token %s reused after rotation: family revoked", row.id)
-            raise InvalidRefreshToken
+            raise invalid_refresh_token()
         deadline = time.monotonic() + HANDOFF_WAIT_SECONDS
         while row.handoff is None:
             if time.monotonic() >= deadline:
-                raise InvalidRefreshToken  # the winner never finished: nothing to hand over
+                raise invalid_refresh_token()  # the winner never finished: nothing to hand over
             await asyncio.sleep(HANDOFF_POLL_SECONDS)
             row = await self._reload(row.id)
             if row.revoked_at is not None:
-                raise InvalidRefreshToken
+                raise invalid_refresh_token()
         try:
             pair = json.loads(self.encrypter.decrypt(row.handoff))
             access_plain, refresh_plain = str(pair["access_token"]), str(pair["refresh_token"])
             access_expires = datetime.fromtimestamp(int(pair["expires_at"]), UTC)
         except (DecryptException, ValueError, KeyError, TypeError):
             log.error("refresh token %s: unreadable handoff (APP_KEY changed?)", row.id)
-            raise InvalidRefreshToken from None
+            raise invalid_refresh_token() from None
         child = await RefreshToken.get_or_none(id=int(refresh_plain.split("|", 1)[0]))
         if child is None or child.revoked_at is not None:
-            raise InvalidRefreshToken
+            raise invalid_refresh_token()
         if child.used_at is not None:  # the chain moved on: whoever presents the parent is not its owner
             await self.revoke_family(row.family)
             log.warning("refresh token %s reused after its child was used: family revoked", row.id)
-            raise InvalidRefreshToken
+            raise invalid_refresh_token()
         expires_in = max(int((access_expires - utc_now()).total_seconds()), 0)
-        return Session(user, access_plain, refresh_token=refresh_plain, expires_in=expires_in)
+        return Session(
+            user,
+            access_plain,
+            refresh_token=refresh_plain,
+            expires_in=expires_in,
+            expires_at=access_expires,
+            issued_at=access_expires - timedelta(minutes=self.access_minutes),
+        )
 
     # --- revoking ---------------------------------------------------------------------------------------
 

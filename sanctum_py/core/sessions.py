@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken, PasswordChanged
-from sanctum_py.core.login import Session
+from sanctum_py.core.login import Session, SessionKind
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import User
 
@@ -21,22 +21,26 @@ class RefreshIssuer(Protocol):
         ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class TokenSessions:
-    """Sanctum's createToken plus lifetimes. With refresh tokens off, tokens never expire (Sanctum)
-    unless TOKEN_MINUTES is set, and `remember_me` then picks the longer REMEMBER_ME_MINUTES; with
-    refresh tokens on, access tokens are short-lived and the refresh token carries the session."""
+    """Sanctum's createToken plus lifetimes, by the kind of session the dialect asked for:
+
+    - PLAIN: one token with no lifetime of its own (SANCTUM_EXPIRATION still applies);
+    - SANCTUM: one token, living TOKEN_MINUTES (REMEMBER_ME_MINUTES for `remember_me`) when set, else forever;
+    - REFRESHABLE: a short ACCESS_TOKEN_MINUTES access token, and a refresh token that carries the session
+      (and `remember_me`)."""
 
     tokens: AccessTokens
+    refresh: RefreshIssuer
     remember_minutes: int
+    access_minutes: int
     token_minutes: int | None = None  # lifetime of a plain login's token; None = forever (Sanctum)
-    access_minutes: int | None = None  # set when refresh tokens are enabled
-    refresh: RefreshIssuer | None = None
 
     async def start(
         self,
         user: User,
         *,
+        kind: SessionKind,
         name: str,
         abilities: list[str] | None,
         remember: bool,
@@ -44,22 +48,36 @@ class TokenSessions:
     ) -> Session:
         """The session's tokens. `password_hash`, given by a login, is the hash its password was checked
         against: every row is written only while it is still the user's (PasswordChanged otherwise)."""
-        lifetime = self._lifetime(remember)
+        lifetime = self._lifetime(kind, remember)
         expires_at = utc_now() + lifetime if lifetime is not None else None
         access = await self.tokens.issue(user, name, abilities, expires_at=expires_at, password_hash=password_hash)
-        if self.refresh is None:
-            return Session(user, access.plain_text, expires_in=_seconds(lifetime))
+        row = access.token
+        if kind is not SessionKind.REFRESHABLE:
+            return Session(
+                user,
+                access.plain_text,
+                expires_in=_seconds(lifetime),
+                expires_at=row.expires_at,
+                issued_at=row.created_at,
+            )
         try:
             refresh_token = await self.refresh.issue(user, access, remember=remember, password_hash=password_hash)
         except PasswordChanged:
             await self.tokens.revoke(access.token.id)  # the reset won between the two inserts
             raise
-        return Session(user, access.plain_text, refresh_token=refresh_token, expires_in=_seconds(lifetime))
+        return Session(
+            user,
+            access.plain_text,
+            refresh_token=refresh_token,
+            expires_in=_seconds(lifetime),
+            expires_at=row.expires_at,
+            issued_at=row.created_at,
+        )
 
-    def _lifetime(self, remember: bool) -> timedelta | None:
-        if self.access_minutes is not None:
+    def _lifetime(self, kind: SessionKind, remember: bool) -> timedelta | None:
+        if kind is SessionKind.REFRESHABLE:
             return timedelta(minutes=self.access_minutes)  # the refresh token carries remember_me
-        if self.token_minutes is None:
+        if kind is SessionKind.PLAIN or self.token_minutes is None:
             return None
         return timedelta(minutes=self.remember_minutes if remember else self.token_minutes)
 

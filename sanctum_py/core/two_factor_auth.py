@@ -33,15 +33,14 @@ from tortoise.expressions import F, Q
 
 from sanctum_py.core import two_factor
 from sanctum_py.core.encrypter import DecryptException, Encrypter
-from sanctum_py.core.events import NO_EVENTS, AuthEvents
+from sanctum_py.core.errors import AuthError, ErrorCode, throttled
+from sanctum_py.core.events import NO_EVENTS, AuthEvents, LoginOutcome
 from sanctum_py.core.login import (
     ACCOUNT_DECAY_SECONDS,
-    AccountInactive,
     Challenge,
-    InvalidCredentials,
     LoginAttempt,
-    LoginThrottled,
     Session,
+    SessionKind,
     account_key,
     known_address_key,
 )
@@ -54,6 +53,12 @@ from sanctum_py.db.secret_rows import find_by_plain_text
 from sanctum_py.db.token_rows import db_values, insert_if_password
 
 log = logging.getLogger("sanctum_py.two_factor")
+
+# How a refused challenge is counted (events.login): a throttle or an inactive account, else a failure.
+_OUTCOMES: dict[ErrorCode, LoginOutcome] = {
+    ErrorCode.TOO_MANY_ATTEMPTS: "throttled",
+    ErrorCode.ACCOUNT_INACTIVE: "inactive",
+}
 
 CHALLENGE_SECRET_LENGTH = 40
 RECOVERY_SWAP_RETRIES = 5  # another code of the same user spent meanwhile: read again and retry
@@ -71,20 +76,11 @@ _CHALLENGE_COLUMNS = (
 )
 
 
-class InvalidCode(Exception):
-    """Confirmation refused: no secret, no code, or a wrong (or already used) code."""
-
-
-class ChallengeFailed(Exception):
-    """Fortify's FailedTwoFactorLoginResponse: keyed `recovery_code` when one was sent, else `code`.
-
-    Unknown, forged, expired, spent and exhausted challenges fail the same way as a wrong code, as Fortify
-    answers when the session holds no challenged user.
-    """
-
-    def __init__(self, recovery: bool) -> None:
-        super().__init__("two-factor challenge failed")
-        self.recovery = recovery
+def invalid_code(recovery: bool = False) -> AuthError:
+    """A wrong (or already used) code, keyed `recovery_code` when one was sent, else `code` (Fortify's
+    FailedTwoFactorLoginResponse). Unknown, forged, expired, spent and exhausted challenges fail the same
+    way as a wrong code, as Fortify answers when the session holds no challenged user."""
+    return AuthError(ErrorCode.INVALID_TWO_FACTOR_CODE, fields=("recovery_code" if recovery else "code",))
 
 
 class SessionCompleter(Protocol):
@@ -152,13 +148,13 @@ class TwoFactorAuth:
         """ConfirmTwoFactorAuthentication: a valid code for the stored secret sets two_factor_confirmed_at."""
         user = await User.get_or_none(id=user_id)
         if user is None or not isinstance(code, str) or not code or not await self._spend_totp(user, code):
-            raise InvalidCode
+            raise invalid_code()
         now = utc_now()
         confirmed = await User.filter(id=user_id, two_factor_secret=user.two_factor_secret).update(
             two_factor_confirmed_at=now, updated_at=now
         )
         if not confirmed:  # disabled or re-enabled while the code was being checked
-            raise InvalidCode
+            raise invalid_code()
         self._changed(user_id)
 
     async def disable(self, user_id: int) -> None:
@@ -211,7 +207,7 @@ class TwoFactorAuth:
     async def issue(self, user: User, attempt: LoginAttempt) -> Challenge:
         """A challenge for the login that verified `user.password`, written only while that is still the
         user's password (one statement, db/token_rows.py): a reset that committed since the check leaves
-        InvalidCredentials, and one that commits later deletes the challenge."""
+        INVALID_CREDENTIALS, and one that commits later deletes the challenge."""
         await self._purge_dead_challenges()
         secret = random_string(CHALLENGE_SECRET_LENGTH)
         now = utc_now()
@@ -228,29 +224,30 @@ class TwoFactorAuth:
         row = db_values(TwoFactorChallenge, _CHALLENGE_COLUMNS, given)
         challenge_id = await insert_if_password(TwoFactorChallenge, row, user_id=user.id, password_hash=user.password)
         if challenge_id is None:
-            raise InvalidCredentials
+            raise AuthError(ErrorCode.INVALID_CREDENTIALS)
         return Challenge(user, f"{challenge_id}|{secret}")
 
     async def complete_challenge(
-        self, token: str, code: str | None, recovery_code: str | None, ip: str = ""
+        self,
+        token: str,
+        code: str | None,
+        recovery_code: str | None,
+        ip: str = "",
+        session: SessionKind = SessionKind.SANCTUM,
     ) -> Session:
         """TwoFactorAuthenticatedSessionController::store: a recovery code first, else a TOTP code;
         then the session the password login would have started (which reports the login as "ok").
         `ip`, the client's address, exempts a known address from the account lock, as at login."""
         try:
-            return await self._complete_challenge(token, code, recovery_code, ip)
-        except ChallengeFailed:
-            self.events.login("failed")
-            raise
-        except LoginThrottled:
-            self.events.login("throttled")
-            raise
-        except AccountInactive:
-            self.events.login("inactive")
+            return await self._complete_challenge(token, code, recovery_code, ip, session)
+        except AuthError as error:
+            self.events.login(_OUTCOMES.get(error.code, "failed"))
             raise
 
-    async def _complete_challenge(self, token: str, code: str | None, recovery_code: str | None, ip: str) -> Session:
-        failure = ChallengeFailed(recovery=bool(recovery_code))
+    async def _complete_challenge(
+        self, token: str, code: str | None, recovery_code: str | None, ip: str, session: SessionKind
+    ) -> Session:
+        failure = invalid_code(recovery=bool(recovery_code))
         challenge = await self._find_challenge(token)
         if challenge is None:
             raise failure
@@ -271,7 +268,7 @@ class TwoFactorAuth:
         if not spent:  # another request completed this challenge first
             raise failure
         if not user.is_active:  # refused only once both factors matched, as the password login does
-            raise AccountInactive
+            raise AuthError(ErrorCode.ACCOUNT_INACTIVE)
         attempt = LoginAttempt(
             login=user.email,
             password="",
@@ -279,11 +276,14 @@ class TwoFactorAuth:
             remember=challenge.remember,
             device_name=challenge.device_name,
             abilities=decode_abilities(challenge.abilities) if challenge.abilities is not None else None,
+            session=session,
         )
         try:
             return await self.sessions.complete(user, attempt)
-        except InvalidCredentials:  # a password reset committed meanwhile: as a wrong code
-            raise failure from None
+        except AuthError as error:
+            if error.code is ErrorCode.INVALID_CREDENTIALS:  # a password reset committed meanwhile
+                raise failure from None
+            raise
 
     async def _find_challenge(self, token: str) -> TwoFactorChallenge | None:
         """Sanctum's findToken applied to challenge tokens: find the id, compare the hash in constant time."""
@@ -297,7 +297,7 @@ class TwoFactorAuth:
         if retry_after is not None and ip and await self.limiter.is_marked(known_address_key(user_id, ip)):
             return
         if retry_after is not None:
-            raise LoginThrottled(retry_after, self.max_failures_per_hour)
+            raise throttled(self.max_failures_per_hour, retry_after)
 
     async def _count_attempt(self, challenge: TwoFactorChallenge) -> bool:
         """One attempt of a live challenge, counted before its code is looked at; False once it is

@@ -3,10 +3,15 @@
 The link is `URL::temporarySignedRoute('verification.verify', ...)` signed with the APP_KEY string, so
 links signed by a Laravel app sharing the key verify here and the reverse (see core/signed_urls.py).
 Checking a link needs the URL the client asked for: APP_URL must be the public base URL of the API.
+
+Clients that post a token instead of following a link (the v1 API) get `<id>.<expires>.<signature>`: an
+HMAC-SHA256 with the APP_KEY over the id, the expiry and sha1 of the current email, so it expires, dies when
+the email changes, and is checked without storing anything.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 from dataclasses import dataclass
@@ -15,7 +20,7 @@ from sanctum_py.core.access_tokens import AccessTokens
 from sanctum_py.core.signed_urls import SignatureStatus, check_signature, email_hash, verification_url
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import User
-from sanctum_py.mail import MailMessage
+from sanctum_py.mail import texts
 from sanctum_py.mail.outbox import Outbox
 
 
@@ -48,18 +53,42 @@ class EmailVerification:
         """Queue the verification mail; False (nothing sent) when the email is already verified."""
         if user.email_verified_at is not None:
             return False
-        self.outbox.run(self._mail_link(user.email, self.link_for(user)), "verification")
+        message = texts.verification_link(user.email, link=self.link_for(user), app_name=self.config.app_name)
+        self.outbox.run(self.outbox.deliver(message, "verification"), "verification")
         return True
 
-    async def _mail_link(self, email: str, link: str) -> None:
-        text = (
-            "Hello!\n\n"
-            "Please click the link below to verify your email address.\n\n"
-            f"Verify Email Address: {link}\n\n"
-            "If you did not create an account, no further action is required.\n\n"
-            f"Regards,\n{self.config.app_name}\n"
+    def send_token(self, user: User) -> bool:
+        """Queue the mail of a posted-token verification; False (nothing sent) when already verified."""
+        if user.email_verified_at is not None:
+            return False
+        token = self.token_for(user)
+        link = f"{self.config.app_url.rstrip('/')}/verify-email?token={token}"
+        message = texts.verification_token(
+            user.email, link=link, token=token, expire_minutes=self.config.expire_minutes, app_name=self.config.app_name
         )
-        await self.outbox.deliver(MailMessage(to=email, subject="Verify Email Address", text=text), "verification")
+        self.outbox.run(self.outbox.deliver(message, "verification"), "verification")
+        return True
+
+    def token_for(self, user: User, now: int | None = None) -> str:
+        expires = (int(time.time()) if now is None else now) + self.config.expire_minutes * 60
+        return f"{user.id}.{expires}.{self._token_signature(user.id, expires, user.email)}"
+
+    async def user_of_token(self, token: str, now: int | None = None) -> User | None:
+        """The user a posted verification token names, if it is genuine, unexpired and for their email."""
+        user_id, _, rest = token.partition(".")
+        expires, _, signature = rest.partition(".")
+        if not (user_id.isascii() and user_id.isdigit() and expires.isascii() and expires.isdigit()):
+            return None
+        if len(user_id) > 18 or int(expires) <= (int(time.time()) if now is None else now):
+            return None
+        user = await User.get_or_none(id=int(user_id))
+        expected = self._token_signature(int(user_id), int(expires), user.email if user is not None else "")
+        genuine = hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass"))
+        return user if genuine and user is not None else None
+
+    def _token_signature(self, user_id: int, expires: int, email: str) -> str:
+        material = f"verify-email|{user_id}|{expires}|{email_hash(email)}".encode()
+        return hmac.new(self.config.app_key.encode(), material, hashlib.sha256).hexdigest()
 
     def check_link(self, path: str, raw_query: str, now: int | None = None) -> SignatureStatus:
         """The `signed` middleware: `path` is the request's raw (still percent-encoded) path, `raw_query`

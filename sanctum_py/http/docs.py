@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from sanctum_py.http.keys import Handler
+from sanctum_py.http.kernel.keys import Handler
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "openapi.yaml"
 DOCS_URL = "/api/docs"

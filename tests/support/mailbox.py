@@ -9,7 +9,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from sanctum_py.http.keys import SERVICES
+from sanctum_py.http.kernel.keys import SERVICES
 from tests.mail.conftest import Received, RecordingHandler, SmtpServer
 from tests.mail.support import text_of
 from tests.support.contract import ContractClient

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from sanctum_py.http.input import PHP_TRIM
+from sanctum_py.http.laravel.input import PHP_TRIM
 
 MESSAGE = "The given data was invalid."
 

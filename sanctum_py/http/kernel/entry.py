@@ -15,25 +15,36 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 
-from sanctum_py.core.container import Services
-from sanctum_py.http.cors import cors_for, is_api_path, preflight_response
-from sanctum_py.http.errors import render_exception
-from sanctum_py.http.keys import Handler, RoutePolicy
-from sanctum_py.http.pipeline import run_route
-from sanctum_py.http.responses import EVERY_RESPONSE_HEADERS, SIGNED_IN_HEADERS, error_response
+from sanctum_py.core.errors import AuthError, ErrorCode
+from sanctum_py.http.kernel.cors import cors_for, is_api_path, preflight_response
+from sanctum_py.http.kernel.headers import EVERY_RESPONSE_HEADERS, SIGNED_IN_HEADERS
+from sanctum_py.http.kernel.keys import Dialect, Handler, RoutePolicy
+from sanctum_py.http.kernel.pipeline import run_route
 from sanctum_py.observability.http_metrics import UNMATCHED as UNMATCHED_NAME
 from sanctum_py.observability.metrics import Metrics
 from sanctum_py.observability.request_context import CURRENT_REQUEST
+from sanctum_py.wiring import Services
 
 UNMATCHED_PATH = "/{unmatched:.*}"
 
 
-def entry(handler: Handler, policy: RoutePolicy | None, services: Services, metrics: Metrics | None) -> Handler:
+DialectChooser = Callable[[str], Dialect]
+
+
+def entry(
+    handler: Handler,
+    policy: RoutePolicy | None,
+    dialect: Dialect | DialectChooser,
+    services: Services,
+    metrics: Metrics | None,
+) -> Handler:
     """`handler` as the app registers it: behind the pipeline `policy` describes (None: no guard and
-    no throttle, for docs, /metrics and unmatched requests), and timed when metrics are on."""
+    no throttle, for docs, /metrics and unmatched requests), its failures answered by `dialect` (or, for
+    the catch-all route, by the dialect that owns the request's path), and timed when metrics are on."""
     settings = services.settings  # fixed for the app's life: read once here, not on every request
     origins = settings.cors_allowed_origins
     add_cors_headers = cors_for(origins)
@@ -52,16 +63,17 @@ def entry(handler: Handler, policy: RoutePolicy | None, services: Services, metr
                     preflight.headers.update(EVERY_RESPONSE_HEADERS)
                     return preflight
             response: web.StreamResponse
+            owner = dialect if isinstance(dialect, Dialect) else dialect(request.path)
             # Laravel's ValidatePostSize runs before routing: any path, any method.
             if (request.content_length or 0) > max_body_bytes:
-                response = error_response("", 413)
+                response = owner.render(request, AuthError(ErrorCode.PAYLOAD_TOO_LARGE))
             else:
                 try:
-                    response = await run_route(request, handler, policy, services)
+                    response = await run_route(request, handler, policy, owner, services)
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    response = render_exception(request, error)
+                    response = owner.render(request, error)
             if api:
                 add_cors_headers(request, response)
             response.headers.update(added_headers)

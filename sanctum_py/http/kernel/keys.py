@@ -1,4 +1,4 @@
-"""Typed keys for everything stored on the application and on requests."""
+"""Typed keys for everything stored on the application and on requests, and what a route is made of."""
 
 from __future__ import annotations
 
@@ -7,11 +7,26 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from sanctum_py.core.container import Services
 from sanctum_py.core.token_cache import VerifiedToken
 from sanctum_py.observability.metrics import Metrics
+from sanctum_py.wiring import Services
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# A dialect's way of answering any failure (its own exceptions, a core AuthError, anything else).
+Renderer = Callable[[web.Request, BaseException], web.StreamResponse]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One wire: the paths it owns and how it answers failures. Requests that match no route are
+    answered by the dialect with the longest `prefix` of their path."""
+
+    name: str
+    prefix: str
+    render: Renderer
+    # Whether the guard tells an expired token apart from a bad one (TOKEN_EXPIRED): one more read, only
+    # after a refusal, for wires whose clients are told to sign in again.
+    explains_expiry: bool = False
 
 
 @dataclass(frozen=True)

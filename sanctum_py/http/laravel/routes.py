@@ -1,30 +1,16 @@
-"""Every route of the service, in one table, and how each is registered (behind http/entry.py)."""
+"""The Laravel wire (seed 004, Sanctum and Fortify): its routes in one table, and its dialect."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from aiohttp import web
-
 from sanctum_py.http.docs import docs_pages
-from sanctum_py.http.entry import UNMATCHED_NAME, UNMATCHED_PATH, entry, unmatched
-from sanctum_py.http.handlers import admin, auth, devices, health, passwords, verification
-from sanctum_py.http.handlers import password_confirmation as confirmation_routes
-from sanctum_py.http.handlers import refresh as refresh_routes
-from sanctum_py.http.handlers import two_factor as two_factor_routes
-from sanctum_py.http.handlers.metrics import METRICS_PATH, scrape
-from sanctum_py.http.keys import SERVICES, Handler, RoutePolicy
-from sanctum_py.observability.metrics import Metrics
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    handler: Handler
-    policy: RoutePolicy | None  # None: no guard, no throttle (docs, metrics)
-    slash_twin: bool = True  # Laravel's router ignores a trailing slash
-
+from sanctum_py.http.kernel.keys import Dialect, RoutePolicy
+from sanctum_py.http.kernel.routing import Route
+from sanctum_py.http.laravel.handlers import admin, auth, devices, health, passwords, verification
+from sanctum_py.http.laravel.handlers import password_confirmation as confirmation_routes
+from sanctum_py.http.laravel.handlers import refresh as refresh_routes
+from sanctum_py.http.laravel.handlers import two_factor as two_factor_routes
+from sanctum_py.http.laravel.handlers.metrics import METRICS_PATH, scrape
+from sanctum_py.http.laravel.render import render_exception
 
 PUBLIC = RoutePolicy(authenticated=False)
 SIGNED_IN = RoutePolicy(authenticated=True)
@@ -71,19 +57,14 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def setup_routes(app: web.Application, metrics: Metrics | None) -> None:
-    services = app[SERVICES]
-    # /metrics answers 404 with metrics off: the route stays, so the contract has one shape.
-    declared = (
+LARAVEL = Dialect("laravel", "/", render_exception)
+
+
+def laravel_routes() -> tuple[Route, ...]:
+    """The Laravel wire's routes, its docs and /metrics (which answers 404 with metrics off: the route
+    stays, so the contract has one shape)."""
+    return (
         *ROUTES,
         *(Route("GET", path, handler, None, slash_twin=False) for path, handler in docs_pages()),
         Route("GET", METRICS_PATH, scrape, None),
     )
-    for route in declared:
-        handler = entry(route.handler, route.policy, services, metrics)
-        for path in (route.path, route.path + "/") if route.slash_twin else (route.path,):
-            app.router.add_route(route.method, path, handler)
-            if route.method == "GET":  # Laravel answers HEAD wherever it answers GET
-                app.router.add_route("HEAD", path, handler)
-    # Last, so every real route is tried first: whatever matches none gets Laravel's 404 or 405.
-    app.router.add_route("*", UNMATCHED_PATH, entry(unmatched, None, services, metrics), name=UNMATCHED_NAME)

@@ -7,8 +7,9 @@ import asyncio
 from aiohttp import web
 from tortoise import connections
 
-from sanctum_py.http.keys import SERVICES
-from sanctum_py.http.responses import ServiceUnavailable, json_response
+from sanctum_py.core.errors import AuthError, ErrorCode
+from sanctum_py.http.kernel.keys import SERVICES
+from sanctum_py.http.laravel.responses import json_response
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -19,7 +20,7 @@ async def up(request: web.Request) -> web.Response:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
             await connections.get("default").execute_query("SELECT 1")
             if not await services.limiter.healthy():
-                raise ServiceUnavailable("redis")
+                raise AuthError(ErrorCode.SERVICE_UNAVAILABLE)
     except TimeoutError:
-        raise ServiceUnavailable("timeout") from None
+        raise AuthError(ErrorCode.SERVICE_UNAVAILABLE) from None
     return json_response({"status": "up"})

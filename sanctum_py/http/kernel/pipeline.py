@@ -1,4 +1,4 @@
-"""Sanctum's guard, then the rate limiter, around each route, in Laravel's middleware order.
+"""The guard, then the rate limiter, then the route's own checks, around each route: Laravel's order.
 
 auth:sanctum runs before throttle:api (Laravel's middleware priority), so failed authentications are
 never counted and a signed-in user's budget is keyed by user id rather than by address. Responses
@@ -6,53 +6,47 @@ that passed the throttle carry X-RateLimit-Limit/Remaining, even when the handle
 Route middleware follows the throttle: abilities (403), roles (403), verified email (409), then
 `password.confirm` (423) last, so a token that lacks the ability is told so whether or not it
 confirmed its password (confirming could not help it), and no confirmation is read for it.
+Every refusal is a core AuthError, answered in the route's dialect.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from sanctum_py.core.container import Services
+from sanctum_py.core.errors import AuthError, ErrorCode, throttled
 from sanctum_py.core.ratelimit import Attempt, MemoryRateLimiter
 from sanctum_py.core.token_cache import VerifiedToken
 from sanctum_py.core.tokens import bearer_token
-from sanctum_py.http.client_ip import client_ip
-from sanctum_py.http.errors import render_exception
-from sanctum_py.http.keys import AUTH, Handler, RoutePolicy
-from sanctum_py.http.responses import Conflict, Forbidden, TooManyAttempts, Unauthenticated, json_response
+from sanctum_py.http.kernel.client_ip import client_ip
+from sanctum_py.http.kernel.keys import AUTH, Dialect, Handler, RoutePolicy
+from sanctum_py.wiring import Services
 
 API_DECAY_SECONDS = 60
-PASSWORD_CONFIRMATION_REQUIRED = "Password confirmation required."
 
 
 async def run_route(
-    request: web.Request, handler: Handler, policy: RoutePolicy | None, services: Services
+    request: web.Request, handler: Handler, policy: RoutePolicy | None, dialect: Dialect, services: Services
 ) -> web.StreamResponse:
     if policy is None:  # unmatched requests (404/405), docs and metrics: straight through
         return await handler(request)
     verified: VerifiedToken | None = None
     if policy.authenticated:
-        verified = await services.tokens.authenticate(bearer_token(request.headers.get("Authorization")))
-        if verified is None:
-            raise Unauthenticated
+        verified = await _guard(request, dialect, services)
         request[AUTH] = verified
     if policy.throttle is None:
         _authorize(verified, policy, services)
-        if policy.password_confirmed and await _unconfirmed(verified, services):
-            return _password_confirmation_required()
+        await _confirmed(verified, policy, services)
         return await handler(request)
     attempt = await _throttle(request, verified, policy, services)
     try:
         _authorize(verified, policy, services)  # route middleware after the throttle, as in Laravel
-        # One attribute test on every other route: the confirmation is read only where it is asked for.
-        if policy.password_confirmed and await _unconfirmed(verified, services):
-            response = _password_confirmation_required()
-        else:
-            response = await handler(request)
+        if policy.password_confirmed:  # one attribute test elsewhere: read only where it is asked for
+            await _confirmed(verified, policy, services)
+        response = await handler(request)
     except web.HTTPRequestEntityTooLarge:
         raise  # a chunked body found too large while read: ValidatePostSize's 413, which Laravel sends unthrottled
     except Exception as error:
-        response = render_exception(request, error)
+        response = dialect.render(request, error)
     # ThrottleRequests::getHeaders leaves a response alone when an inner limiter (the login throttle)
     # already reported as few or fewer remaining attempts.
     headers = response.headers
@@ -64,14 +58,14 @@ async def run_route(
     return response
 
 
-async def _unconfirmed(verified: VerifiedToken | None, services: Services) -> bool:
-    """Laravel's `password.confirm`: this token has not confirmed its password within PASSWORD_TIMEOUT."""
-    return verified is not None and await services.password_confirmation.required(verified.token_id)
-
-
-def _password_confirmation_required() -> web.Response:
-    """RequirePassword's JSON answer: response()->json([...], 423), compact."""
-    return json_response({"message": PASSWORD_CONFIRMATION_REQUIRED}, status=423)
+async def _guard(request: web.Request, dialect: Dialect, services: Services) -> VerifiedToken:
+    presented = bearer_token(request.headers.get("Authorization"))
+    verified = await services.tokens.authenticate(presented)
+    if verified is not None:
+        return verified
+    if dialect.explains_expiry:
+        raise AuthError(await services.tokens.refusal(presented))
+    raise AuthError(ErrorCode.UNAUTHENTICATED)
 
 
 def _authorize(verified: VerifiedToken | None, policy: RoutePolicy, services: Services) -> None:
@@ -79,12 +73,22 @@ def _authorize(verified: VerifiedToken | None, policy: RoutePolicy, services: Se
         return
     granted = verified.abilities
     if policy.abilities and "*" not in granted and not all(a in granted for a in policy.abilities):
-        raise Forbidden("Invalid ability provided.")
+        raise AuthError(ErrorCode.MISSING_ABILITY)
     if policy.roles and verified.user.role not in policy.roles:
-        raise Forbidden("This action is unauthorized.")
+        raise AuthError(ErrorCode.ROLE_REQUIRED)
     settings = services.settings
     if settings.require_verified_email and not policy.allow_unverified and verified.user.email_verified_at is None:
-        raise Conflict("Your email address is not verified.")
+        raise AuthError(ErrorCode.EMAIL_NOT_VERIFIED)
+
+
+async def _confirmed(verified: VerifiedToken | None, policy: RoutePolicy, services: Services) -> None:
+    """Laravel's `password.confirm`: this token confirmed its password within PASSWORD_TIMEOUT."""
+    if (
+        verified is not None
+        and policy.password_confirmed
+        and await services.password_confirmation.required(verified.token_id)
+    ):
+        raise AuthError(ErrorCode.PASSWORD_CONFIRMATION_REQUIRED)
 
 
 def _php_int(text: str) -> int:
@@ -111,5 +115,5 @@ async def _throttle(
     else:
         attempt = await limiter.attempt(f"{policy.throttle}:{who}", limit, API_DECAY_SECONDS)
     if not attempt.allowed:
-        raise TooManyAttempts(attempt.max_attempts, attempt.retry_after)
+        raise throttled(attempt.max_attempts, attempt.retry_after)
     return attempt

@@ -12,18 +12,15 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from sanctum_py.core.login import AccountInactive, LoginThrottled
-from sanctum_py.core.two_factor_auth import ChallengeFailed, InvalidCode
-from sanctum_py.http.client_ip import client_ip
-from sanctum_py.http.input import PHP_TRIM, read_input
-from sanctum_py.http.keys import SERVICES, current
-from sanctum_py.http.responses import NotFound, TooManyAttempts, json_response
-from sanctum_py.http.serializers import session_body, stored_user
-from sanctum_py.http.validation import NULLABLE, REQUIRED, STRING, Rules, ValidationFailed, validate_input
+from sanctum_py.http.kernel.client_ip import client_ip
+from sanctum_py.http.kernel.headers import NO_STORE
+from sanctum_py.http.kernel.keys import SERVICES, current
+from sanctum_py.http.laravel.handlers.auth import login_session
+from sanctum_py.http.laravel.input import PHP_TRIM, read_input
+from sanctum_py.http.laravel.responses import NotFound, json_response
+from sanctum_py.http.laravel.serializers import session_body, stored_user
+from sanctum_py.http.laravel.validation import NULLABLE, REQUIRED, STRING, Rules, validate_input
 
-NO_STORE = {"Cache-Control": "no-store"}
-INVALID_CODE = "The provided two factor authentication code was invalid."
-INVALID_RECOVERY_CODE = "The provided two factor recovery code was invalid."
 NOT_ENABLED = "Two factor authentication has not been enabled."
 
 
@@ -52,10 +49,7 @@ async def enable(request: web.Request) -> web.Response:
 
 async def confirm(request: web.Request) -> web.Response:
     data = await read_input(request)
-    try:
-        await request.app[SERVICES].two_factor.confirm(current(request).user.id, data.get("code"))
-    except InvalidCode:
-        raise ValidationFailed({"code": [INVALID_CODE]}) from None
+    await request.app[SERVICES].two_factor.confirm(current(request).user.id, data.get("code"))
     return json_response("")
 
 
@@ -90,19 +84,12 @@ async def regenerate_recovery_codes(request: web.Request) -> web.Response:
 async def challenge(request: web.Request) -> web.Response:
     """Fortify's POST /two-factor-challenge, with the login's challenge token in place of the session."""
     data = await validate_input(ChallengeInput, await read_input(request))
-    try:
-        services = request.app[SERVICES]
-        session = await services.two_factor.complete_challenge(
-            data.challenge_token,
-            data.code,
-            data.recovery_code,
-            ip=client_ip(request, tuple(services.settings.trusted_proxies)),
-        )
-    except ChallengeFailed as failed:
-        field, message = ("recovery_code", INVALID_RECOVERY_CODE) if failed.recovery else ("code", INVALID_CODE)
-        raise ValidationFailed({field: [message]}) from None
-    except AccountInactive:
-        raise ValidationFailed({"login": ["This account has been deactivated."]}) from None
-    except LoginThrottled as throttled:
-        raise TooManyAttempts(throttled.max_attempts, throttled.retry_after) from None
+    services = request.app[SERVICES]
+    session = await services.auth.complete_challenge(
+        data.challenge_token,
+        code=data.code,
+        recovery_code=data.recovery_code,
+        ip=client_ip(request, tuple(services.settings.trusted_proxies)),
+        session=login_session(services),
+    )
     return json_response(session_body(session, stored_user(session.user)), headers=NO_STORE)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from sanctum_py.core.signed_urls import SignatureStatus
-from sanctum_py.http.keys import SERVICES, current
-from sanctum_py.http.responses import Forbidden, json_response
+from sanctum_py.http.kernel.keys import SERVICES, current
+from sanctum_py.http.laravel.responses import Forbidden, json_response
 
 
 async def send_notification(request: web.Request) -> web.Response:

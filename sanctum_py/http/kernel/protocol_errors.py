@@ -14,8 +14,8 @@ from http import HTTPStatus
 from aiohttp import web, web_protocol
 from aiohttp.web_request import BaseRequest
 
-from sanctum_py.http.phpjson import encode_pretty
-from sanctum_py.http.responses import EVERY_RESPONSE_HEADERS
+from sanctum_py.http.kernel.headers import EVERY_RESPONSE_HEADERS
+from sanctum_py.http.laravel.phpjson import encode_pretty
 
 log = logging.getLogger("sanctum_py.http")
 

@@ -13,12 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from sanctum_py.core.login import LoginThrottled
-from sanctum_py.http.handlers.devices import php_password
-from sanctum_py.http.input import read_input
-from sanctum_py.http.keys import SERVICES, current
-from sanctum_py.http.responses import TooManyAttempts, json_response
-from sanctum_py.http.validation import ValidationFailed
+from sanctum_py.http.kernel.keys import SERVICES, current
+from sanctum_py.http.laravel.handlers.devices import php_password
+from sanctum_py.http.laravel.input import read_input
+from sanctum_py.http.laravel.responses import json_response
+from sanctum_py.http.laravel.validation import ValidationFailed
 
 PASSWORD_INCORRECT = "The provided password was incorrect."
 # PHP 8's numeric strings: optional surrounding whitespace, a sign, digits with a point, an exponent.
@@ -31,12 +30,7 @@ async def confirm_password(request: web.Request) -> web.Response:
     # Fortify's ConfirmPassword takes `?string`: a number or a boolean is cast, nothing is required (a
     # missing password is simply incorrect), and an array, Laravel's TypeError, is incorrect here.
     password = php_password(data.get("password"))
-    try:
-        confirmed = await request.app[SERVICES].password_confirmation.confirm(
-            verified.user.id, verified.token_id, password
-        )
-    except LoginThrottled as throttled:
-        raise TooManyAttempts(throttled.max_attempts, throttled.retry_after) from None
+    confirmed = await request.app[SERVICES].password_confirmation.confirm(verified.user.id, verified.token_id, password)
     if not confirmed:
         raise ValidationFailed({"password": [PASSWORD_INCORRECT]})
     return json_response("", status=201)

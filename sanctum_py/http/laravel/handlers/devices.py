@@ -7,14 +7,16 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from sanctum_py.core.login import AccountInactive, Challenge, InvalidCredentials, LoginAttempt, LoginThrottled
+from sanctum_py.core.errors import AuthError, ErrorCode
+from sanctum_py.core.login import Challenge, LoginAttempt
 from sanctum_py.db.models import PersonalAccessToken
-from sanctum_py.http.client_ip import client_ip
-from sanctum_py.http.input import path_id, read_input
-from sanctum_py.http.keys import SERVICES, current
-from sanctum_py.http.responses import NotFound, TooManyAttempts, json_response
-from sanctum_py.http.serializers import laravel_timestamp
-from sanctum_py.http.validation import (
+from sanctum_py.http.kernel.client_ip import client_ip
+from sanctum_py.http.kernel.keys import SERVICES, current
+from sanctum_py.http.laravel.handlers.auth import login_session
+from sanctum_py.http.laravel.input import path_id, read_input
+from sanctum_py.http.laravel.responses import NotFound, json_response
+from sanctum_py.http.laravel.serializers import laravel_timestamp
+from sanctum_py.http.laravel.validation import (
     BOOLEAN,
     EMAIL,
     NULLABLE,
@@ -65,13 +67,14 @@ async def device_token(request: web.Request) -> web.Response:
         password=password,
         ip=client_ip(request, tuple(services.settings.trusted_proxies)),
         device_name=data.device_name,
+        session=login_session(services),
     )
     try:
-        outcome = await services.login.login(attempt)
-    except (InvalidCredentials, AccountInactive):
-        raise ValidationFailed({"email": [CREDENTIALS_INCORRECT]}) from None
-    except LoginThrottled as throttled:
-        raise TooManyAttempts(throttled.max_attempts, throttled.retry_after) from None
+        outcome = await services.auth.login(attempt)
+    except AuthError as error:
+        if error.code in (ErrorCode.INVALID_CREDENTIALS, ErrorCode.ACCOUNT_INACTIVE):
+            raise ValidationFailed({"email": [CREDENTIALS_INCORRECT]}) from None
+        raise
     if isinstance(outcome, Challenge):  # a bare token must not bypass the second factor
         raise ValidationFailed({"email": ["Two-factor authentication is required: sign in through /api/login."]})
     return web.Response(
@@ -101,24 +104,19 @@ async def revoke_token(request: web.Request) -> web.Response:
     verified = current(request)
     raw_id = request.match_info["id"]
     token_id = path_id(raw_id)
-    services = request.app[SERVICES]
-    if token_id is None or not await services.tokens.revoke_owned(verified.user.id, token_id):
-        # What findOrFail on $user->tokens() answers for a missing or foreign token.
-        raise NotFound(f"No query results for model [Laravel\\Sanctum\\PersonalAccessToken] {raw_id}")
-    if services.refresh is not None:
-        await services.refresh.revoke_for_access_token(verified.user.id, token_id)
+    # What findOrFail on $user->tokens() answers for a missing or foreign token.
+    missing = NotFound(f"No query results for model [Laravel\\Sanctum\\PersonalAccessToken] {raw_id}")
+    if token_id is None:
+        raise missing
+    try:
+        await request.app[SERVICES].auth.revoke_token(verified.user.id, token_id)
+    except AuthError as error:
+        raise missing if error.code is ErrorCode.NOT_FOUND else error from None
     return json_response({"message": "Token revoked."})
 
 
 async def logout_all(request: web.Request) -> web.Response:
     verified = current(request)
     data = await validate_input(LogoutAllInput, await read_input(request))
-    services = request.app[SERVICES]
-    keep = verified.token_id if data.except_current in (True, 1, "1") else None
-    if services.refresh is not None:  # sessions end with their refresh tokens, or they would come back
-        await services.refresh.revoke_all_for(verified.user.id, except_access_token_id=keep)
-    if keep is not None:
-        await services.tokens.revoke_all_except(verified.user.id, keep)
-    else:
-        await services.tokens.revoke_all_for(verified.user.id)
+    await request.app[SERVICES].auth.logout_all(verified, except_current=data.except_current in (True, 1, "1"))
     return json_response({"message": "Logged out from all devices."})

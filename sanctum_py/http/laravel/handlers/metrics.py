@@ -14,9 +14,10 @@ import hmac
 from aiohttp import web
 from pydantic import SecretStr
 
+from sanctum_py.core.errors import AuthError, ErrorCode
 from sanctum_py.core.tokens import bearer_token
-from sanctum_py.http.keys import METRICS, SERVICES
-from sanctum_py.http.responses import NotFound, Unauthenticated
+from sanctum_py.http.kernel.keys import METRICS, SERVICES
+from sanctum_py.http.laravel.responses import NotFound
 from sanctum_py.observability.metrics import CONTENT_TYPE, Metrics
 
 METRICS_PATH = "/metrics"
@@ -33,7 +34,7 @@ async def scrape(request: web.Request) -> web.Response:
         raise NotFound("")
     expected = request.app[SERVICES].settings.metrics_token
     if expected is not None and not _matches(bearer_token(request.headers.get("Authorization")), expected):
-        raise Unauthenticated
+        raise AuthError(ErrorCode.UNAUTHENTICATED)
     return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 

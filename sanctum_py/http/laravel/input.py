@@ -17,27 +17,35 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from sanctum_py.core.errors import AuthError, ErrorCode
+
 UNTRIMMED_FIELDS = frozenset({"password", "password_confirmation", "current_password"})
 PHP_TRIM = " \t\n\r\0\x0b"  # the characters PHP's trim() strips
 JSON_MAX_DEPTH = 512  # json_decode's default $depth
 PHP_MAX_INPUT_NESTING = 64  # php.ini's max_input_nesting_level
 
 
-async def read_input(request: web.Request) -> dict[str, Any]:
-    body = await _read_body(request)
+async def read_input(request: web.Request, *, strict_json: bool = False) -> dict[str, Any]:
+    """With `strict_json` (wires other than Laravel's), a JSON body that does not decode to an object is
+    MALFORMED_BODY instead of an empty input; an empty body is still empty input."""
+    body = await _read_body(request, strict_json)
     query = _php_form(request.query_string)
     merged = {**query, **body}
     return {key: _clean(key, value) for key, value in merged.items()}
 
 
-async def _read_body(request: web.Request) -> dict[str, Any]:
+async def _read_body(request: web.Request, strict_json: bool) -> dict[str, Any]:
     if not request.body_exists:
         return {}
     content_type = request.headers.get("Content-Type", "")
     # Request::isJson() looks for "/json" or "+json" case-sensitively; PHP fills $_POST only for the
     # two form types, compared in lower case up to the first ";", "," or " ".
     if "/json" in content_type or "+json" in content_type:
-        return _json_object(await request.read())
+        raw = await request.read()
+        decoded = _json_object(raw)
+        if decoded is None and strict_json and raw.strip():
+            raise AuthError(ErrorCode.MALFORMED_BODY)
+        return decoded or {}
     media_type = re.split(r"[;, ]", content_type, maxsplit=1)[0].lower()
     if media_type == "application/x-www-form-urlencoded":
         raw = await request.read()
@@ -52,13 +60,14 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     return {}
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """The decoded object; None for anything json_decode would not give as an array."""
     try:
         value = json.loads(raw.decode("utf-8"), parse_constant=_reject, parse_int=_php_int)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return {}
+        return None
     if not isinstance(value, dict) or _has_lone_surrogate(value) or _depth(value) > JSON_MAX_DEPTH:
-        return {}
+        return None
     return value
 
 
