@@ -9,6 +9,8 @@ What is checked, in this order:
    rules that hold on every path (`info.description`, schemas under `components.responses`):
    404 for undocumented paths, 405 + Allow for undocumented methods, 200 + Allow for a router
    OPTIONS on a documented path, 413 and 400 anywhere, 204 for a CORS preflight under /api/;
+   under /api/v1/ (the v1 dialect) the 404, 405 and 413 are its own `V1NotFound`,
+   `V1MethodNotAllowed` and `V1PayloadTooLarge`;
 2. documented headers: required ones present, every present one valid; rate-limit headers only
    where the response documents them (DESIGN §3: only responses that passed the throttle carry them);
 3. the body: HEAD answers carry none; otherwise the documented media type and a JSON body that
@@ -39,6 +41,9 @@ OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch",
 # The order Laravel lists methods in a 405's Allow header and message.
 LARAVEL_VERBS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+# Paths of the v1 dialect (seeds 000/001): the rules that hold on every path answer in its own shape there.
+V1_PREFIX = "/api/v1/"
+V1_SHARED = {"NotFound": "V1NotFound", "MethodNotAllowed": "V1MethodNotAllowed", "PayloadTooLarge": "V1PayloadTooLarge"}
 BODY_EXCERPT = 400
 
 
@@ -164,6 +169,9 @@ def check_response(response: WireResponse) -> None:
     _check_body(response, expected)
     if expected is spec.shared["MethodNotAllowed"]:
         _check_method_not_allowed(response, spec.path_methods[route_path(response.path)])
+    elif expected is spec.shared.get("V1MethodNotAllowed"):
+        allow = ", ".join(_answered_methods(spec.path_methods[route_path(response.path)]))
+        _require(response, response.headers.get("Allow") == allow, f"Allow should be {allow!r}")
     elif expected is spec.shared["RouterOptions"]:
         allow = ",".join(_answered_methods(spec.path_methods[route_path(response.path)]))
         _require(response, response.headers.get("Allow") == allow, f"Allow should be {allow!r}")
@@ -188,6 +196,18 @@ def _templates() -> list[tuple[str, re.Pattern[str]]]:
     return [(path, re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))) for path in templated]
 
 
+def is_v1(raw: str) -> bool:
+    """Whether a request path is under the v1 dialect's prefix."""
+    return unquote(urlsplit(str(raw)).path).startswith(V1_PREFIX)
+
+
+def _shared(spec: Contract, name: str, response: WireResponse) -> ExpectedResponse:
+    """A rule that holds on every path, in the shape of the dialect the path belongs to."""
+    if is_v1(response.path) and name in V1_SHARED:
+        return spec.shared[V1_SHARED[name]]
+    return spec.shared[name]
+
+
 def _expected_response(spec: Contract, response: WireResponse) -> ExpectedResponse:
     method, status = response.method.upper(), response.status
     path = route_path(response.path)
@@ -198,7 +218,7 @@ def _expected_response(spec: Contract, response: WireResponse) -> ExpectedRespon
     if status == 400:
         return spec.shared["BadRequest"]
     if status == 413:
-        return spec.shared["PayloadTooLarge"]
+        return _shared(spec, "PayloadTooLarge", response)
     if method == "OPTIONS" and status == 204 and unquote(urlsplit(str(response.path)).path).startswith("/api/"):
         return spec.shared["CorsPreflight"]
     if path not in spec.path_methods:
@@ -208,13 +228,13 @@ def _expected_response(spec: Contract, response: WireResponse) -> ExpectedRespon
             "the path is not in openapi.yaml, so only 404 is allowed "
             "(pages outside the API contract, such as /api/docs, are fetched with ContractClient.raw)",
         )
-        return spec.shared["NotFound"]
+        return _shared(spec, "NotFound", response)
     if operation is None:
         if method == "OPTIONS" and status == 200:
             return spec.shared["RouterOptions"]
         allowed = ", ".join(sorted(spec.path_methods[path]))
         _require(response, status == 405, f"openapi.yaml documents only {allowed} here, so only 405 is allowed")
-        return spec.shared["MethodNotAllowed"]
+        return _shared(spec, "MethodNotAllowed", response)
     documented = ", ".join(str(code) for code in sorted(operation))
     _fail(response, f"status {status} is not documented for this operation (documented: {documented})")
 

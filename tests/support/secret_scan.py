@@ -42,6 +42,7 @@ DEBUG_LOGGERS = ("", "aiohttp", "sanctum_py", "tortoise", "aiosqlite", "asyncio"
 QUIET_LOGGERS = {"mail.log": logging.WARNING}  # aiosmtpd, the receiving end (see above)
 SENT_SECRET_FIELDS = frozenset(
     {"password", "password_confirmation", "current_password", "token", "refresh_token", "challenge_token"}
+    | {"password_hash"}  # the v1 dialect's alias of `password` (seed 001's column name), a plain password
     | {"recovery_code", "code"}
 )
 RECEIVED_SECRET_FIELDS = frozenset({"access_token", "refresh_token", "challenge_token", "secretKey", "token"})
