@@ -13,6 +13,7 @@ from sanctum_py.http.kernel.keys import SERVICES
 from sanctum_py.http.kernel.routing import MountedDialect, mount
 from sanctum_py.http.laravel.handlers.metrics import setup_metrics
 from sanctum_py.http.laravel.routes import LARAVEL, laravel_routes
+from sanctum_py.http.v1.routes import V1, V1_ROUTES
 from sanctum_py.observability.metrics import Metrics
 from sanctum_py.settings import Settings
 from sanctum_py.wiring import build_services
@@ -24,7 +25,7 @@ def create_app(settings: Settings) -> web.Application:
     # No middleware: every route's handler is wrapped at registration instead (http/kernel/entry.py).
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SERVICES] = build_services(settings, events=metrics or NO_EVENTS)
-    mount(app, (MountedDialect(LARAVEL, laravel_routes()),), metrics)
+    mount(app, (MountedDialect(LARAVEL, laravel_routes()), MountedDialect(V1, V1_ROUTES)), metrics)
     setup_metrics(app, metrics)
     app.cleanup_ctx.append(_database)
     app.on_cleanup.append(_close_services)

@@ -193,10 +193,10 @@ async def post(client: ContractClient, route: str, body: Any = None, **kwargs: A
     return await client.post(f"{BASE}/{route}", **kwargs)
 
 
-async def register(client: ContractClient, **fields: Any) -> WireResponse:
+async def register(client: ContractClient, headers: dict[str, str] | None = None, **fields: Any) -> WireResponse:
     """POST /register with seed 001's user, changed by `fields` (`...` drops a field)."""
     body = {**SEED_USER, **fields}
-    return await post(client, "register", {k: v for k, v in body.items() if v is not ...})
+    return await post(client, "register", {k: v for k, v in body.items() if v is not ...}, headers=headers)
 
 
 async def registered(client: ContractClient, **fields: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 from sanctum_py.core.two_factor import code_at, timestep
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import PersonalAccessToken, TwoFactorChallenge
-from sanctum_py.http.keys import SERVICES
+from sanctum_py.http.kernel.keys import SERVICES
 from tests.conftest import ClientFactory
 from tests.support.contract import ContractClient, WireResponse
 from tests.v1.helpers import (
