@@ -84,7 +84,7 @@ REQUEST_TIMEOUT = 15
 PASSWORD = "fuzz-password-123"
 FAILURES_PER_OPERATION = 3  # one bug tends to fail many cases of an operation: show a few, count all
 # Cases of these operations may revoke the token that sent them.
-TOKEN_KILLERS = frozenset({"logout", "logoutAll", "revokeToken"})
+TOKEN_KILLERS = frozenset({"logout", "logoutAll", "revokeToken", "v1Logout"})
 # Fortify's `throttle:6,1` on these two, per user and not a setting: rotate to a fresh user before it bites.
 VERIFICATION_OPERATIONS = frozenset({"sendVerificationEmail", "verifyEmail"})
 VERIFICATION_BUDGET = 6
