@@ -8,10 +8,11 @@
   validates and converts each field through the model on the event loop, which on a login competes
   with bcrypt for the CPU; this converts the few fields once and inserts them.
 - `insert_if_password`: the same insert, of any row (a token, a refresh token, a 2FA challenge), made
-  only if the user's password is still the hash a login verified. `INSERT ... SELECT ... FROM users
-  WHERE id = ? AND password = ?`, one statement that reads the users row with a shared lock (FOR SHARE,
-  LOCK IN SHARE MODE; SQLite's write lock serialises it): a reset that committed after the password
-  check leaves the statement nothing to insert, and one that commits after the insert revokes the row.
+  only if the user's password is still the hash a login verified and the account is still active:
+  `INSERT ... SELECT ... FROM users WHERE id = ? AND password = ? AND is_active`, one statement that
+  reads the users row with a shared lock (FOR SHARE, LOCK IN SHARE MODE; SQLite's write lock serialises
+  it): a reset or deactivation that committed after the password check leaves the statement nothing to
+  insert, and one that commits after the insert revokes the row.
 """
 
 from __future__ import annotations
@@ -113,8 +114,8 @@ async def insert_if_password(
     model: type[Model], row: dict[str, Any], *, user_id: int, password_hash: str
 ) -> int | None:
     """Insert `row` (database values) into `model`'s table if user `user_id`'s password is still
-    `password_hash`, in one statement; the new id, or None when the password has changed (or the user
-    is gone)."""
+    `password_hash` and the account is active, in one statement; the new id, or None when the password
+    has changed, the account was deactivated or the user is gone."""
     connection = connections.get("default")
     dialect = connection.capabilities.dialect
     sql = _pinned_insert_statement(dialect, model._meta.db_table, tuple(row))
@@ -140,7 +141,10 @@ def _pinned_insert_statement(dialect: str, table: str, columns: tuple[str, ...])
         f"INSERT INTO {quote(table, dialect)} ({', '.join(quote(c, dialect) for c in columns)}) "  # noqa: S608 - model metadata only
         f"SELECT {selected} FROM {quote(User._meta.db_table, dialect)} "
         f"WHERE {quote('id', dialect)} = {placeholder(count + 1, dialect)} "
-        f"AND {quote('password', dialect)} = {placeholder(count + 2, dialect)}{lock}"
+        f"AND {quote('password', dialect)} = {placeholder(count + 2, dialect)} "
+        # A deactivation answered while the login checked the password ends the login too: its tokens
+        # would otherwise outlive the deactivation's revocations and come back with a reactivation.
+        f"AND {quote('is_active', dialect)} = TRUE{lock}"
     )
 
 
