@@ -13,7 +13,7 @@ import logging
 from aiohttp import web
 from tortoise.exceptions import DBConnectionError, OperationalError
 
-from sanctum_py.db.outage import is_link_failure
+from sanctum_py.db.outage import is_database_missing, is_link_failure
 from sanctum_py.http.keys import SERVICES
 from sanctum_py.http.responses import (
     HttpError,
@@ -65,6 +65,8 @@ def _is_outage(error: BaseException) -> bool:
     if isinstance(error, (ServiceUnavailable, DBConnectionError, ConnectionError, asyncio.TimeoutError)):
         return True
     if is_link_failure(error):  # driver errors Tortoise leaves untranslated (e.g. a link lost on release)
+        return True
+    if is_database_missing(error):  # dropped while serving, or not restored/migrated yet
         return True
     if isinstance(error, OperationalError):
         cause = error.__cause__ or error.__context__
