@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = Field(1, ge=1)
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="larger bodies get Laravel's 413")
+    body_timeout: float = Field(30.0, gt=0, description="seconds a request body may take to arrive; then 408")
     # NoDecode: the variable is comma-separated (as documented), not JSON; _split_csv splits it.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="peers whose X-Forwarded-For counts"

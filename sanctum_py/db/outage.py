@@ -30,6 +30,33 @@ _POSTGRES_GONE = ("connection is closed", "connection was closed", "released bac
 _MYSQL_CODES = frozenset({2002, 2003, 2006, 2013, 2055, 1040, 1053, 1927})
 
 
+# The database itself is gone (dropped, or not restored yet) or lacks its tables (dropped with it, or
+# migrations not run): no request can be served, so it is an outage (503, /up down), not a bug (500).
+# A pending migration is a deploy error, but a 503 that takes the node out beats a 500 per request.
+# PostgreSQL: 3D000 invalid catalog name, 42P01 undefined table. MySQL/MariaDB: unknown database
+# (1049), no database selected (1046), table doesn't exist (1146).
+_POSTGRES_MISSING = (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError)
+_MYSQL_MISSING_CODES = frozenset({1046, 1049, 1146})
+
+
+def is_database_missing(error: BaseException | None) -> bool:
+    """True when `error`, or the driver error it wraps, says the database or its tables are gone."""
+    for _ in range(5):
+        if error is None:
+            return False
+        if isinstance(error, _POSTGRES_MISSING):
+            return True
+        if isinstance(error, mysql_errors.Error) and error.args and error.args[0] in _MYSQL_MISSING_CODES:
+            return True
+        error = _wrapped(error)
+    return False
+
+
+def _wrapped(error: BaseException) -> BaseException | None:
+    wrapped = error.args[0] if isinstance(error, BaseORMException) and error.args else None
+    return error.__cause__ or (wrapped if isinstance(wrapped, BaseException) else None)
+
+
 def is_link_failure(error: BaseException | None) -> bool:
     """True when `error`, or the driver error it wraps, says the database link failed.
 
@@ -44,6 +71,5 @@ def is_link_failure(error: BaseException | None) -> bool:
             return True
         if isinstance(error, mysql_errors.OperationalError) and error.args and error.args[0] in _MYSQL_CODES:
             return True
-        wrapped = error.args[0] if isinstance(error, BaseORMException) and error.args else None
-        error = error.__cause__ or (wrapped if isinstance(wrapped, BaseException) else None)
+        error = _wrapped(error)
     return False

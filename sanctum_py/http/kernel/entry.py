@@ -49,6 +49,7 @@ def entry(
     origins = settings.cors_allowed_origins
     add_cors_headers = cors_for(origins)
     max_body_bytes = settings.max_body_bytes
+    body_timeout = settings.body_timeout
     # Chosen once per route, so a request pays one small dict update (README: "Where we differ").
     added_headers = SIGNED_IN_HEADERS if policy is not None and policy.authenticated else EVERY_RESPONSE_HEADERS
 
@@ -67,13 +68,19 @@ def entry(
             # Laravel's ValidatePostSize runs before routing: any path, any method.
             if (request.content_length or 0) > max_body_bytes:
                 response = owner.render(request, AuthError(ErrorCode.PAYLOAD_TOO_LARGE))
+                _close_unread(request, response)  # else the client may go on sending the body it declared
             else:
                 try:
-                    response = await run_route(request, handler, policy, owner, services)
+                    if request.body_exists and not request.content.is_eof():
+                        response = await _within_body_deadline(request, handler, policy, owner, services, body_timeout)
+                    else:  # no body to wait for (every GET, /api/me): no timer either
+                        response = await run_route(request, handler, policy, owner, services)
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
                     response = owner.render(request, error)
+                    if response.status == 413:  # a chunked body over the limit: stop reading it
+                        _close_unread(request, response)
             if api:
                 add_cors_headers(request, response)
             response.headers.update(added_headers)
@@ -82,6 +89,53 @@ def entry(
             CURRENT_REQUEST.reset(context)
 
     return serve if metrics is None else _metered(serve, metrics)
+
+
+async def _within_body_deadline(
+    request: web.Request,
+    handler: Handler,
+    policy: RoutePolicy | None,
+    dialect: Dialect,
+    services: Services,
+    seconds: float,
+) -> web.StreamResponse:
+    """The route, given `seconds` from now for its body to arrive in full; if it has not by then, the
+    route is cancelled (it is still waiting for the body, before any work) and the answer is 408,
+    with the connection closed. aiohttp has no body-read timeout of its own: a client that declares
+    a body and never sends it would otherwise hold the connection (and a handler) forever."""
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        if not request.content.is_eof():
+            expired = True
+            task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(seconds, expire)
+    try:
+        return await run_route(request, handler, policy, dialect, services)
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        task.uncancel()
+        response = dialect.render(request, AuthError(ErrorCode.REQUEST_TIMEOUT))
+        _close_unread(request, response)
+        return response
+    finally:
+        timer.cancel()
+
+
+def _close_unread(request: web.Request, response: web.StreamResponse) -> None:
+    """Close the connection once `response` is sent, without reading the rest of the body first.
+
+    `Connection: close` alone is not enough: aiohttp then still reads and discards what is left of
+    the body for up to its lingering time (10 s), which a client that never sends it holds open.
+    Its protocol has no public way to skip that, hence the attribute, set on these error paths only."""
+    response.force_close()
+    if request.protocol is not None:
+        request.protocol._lingering_time = 0.0
 
 
 def _metered(serve: Handler, metrics: Metrics) -> Handler:

@@ -15,7 +15,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 
 from sanctum_py.core.errors import AuthError, ErrorCode
 from sanctum_py.core.events import AuthEvents
-from sanctum_py.db.outage import is_link_failure
+from sanctum_py.db.outage import is_database_missing, is_link_failure
 
 log = logging.getLogger("sanctum_py.http")
 
@@ -49,6 +49,8 @@ def is_outage(error: BaseException) -> bool:
     if isinstance(error, (DBConnectionError, ConnectionError, asyncio.TimeoutError)):
         return True
     if is_link_failure(error):  # driver errors Tortoise leaves untranslated (e.g. a link lost on release)
+        return True
+    if is_database_missing(error):  # dropped while serving, or not restored/migrated yet
         return True
     if isinstance(error, OperationalError):
         cause = error.__cause__ or error.__context__

@@ -47,7 +47,7 @@ _ABORTS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.ROUTE_NOT_FOUND: (404, ""),
     ErrorCode.EMAIL_NOT_VERIFIED: (409, "Your email address is not verified."),
     ErrorCode.MALFORMED_BODY: (400, "Bad Request"),
-    ErrorCode.REQUEST_TIMEOUT: (408, "Request Timeout"),
+    ErrorCode.REQUEST_TIMEOUT: (408, "Request Timeout."),
     ErrorCode.PAYLOAD_TOO_LARGE: (413, ""),
     ErrorCode.INTERNAL: (500, "Server Error"),
 }
