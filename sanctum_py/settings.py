@@ -11,7 +11,7 @@ import base64
 import logging
 import secrets
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -165,9 +165,9 @@ def decode_app_key(app_key: str) -> bytes:
     return key.encode("utf-8")
 
 
-def load_settings(env_file: str | Path = ".env", **overrides: object) -> Settings:
+def load_settings(env_file: str | Path = ".env", **overrides: Any) -> Settings:
     """Read settings; on a fresh clone with no APP_KEY, generate one and persist it in `.env` once."""
-    settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    settings = Settings(_env_file=env_file, **overrides)
     if not settings.app_key:
         key = generate_app_key()
         path = Path(env_file)

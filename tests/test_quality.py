@@ -1,4 +1,4 @@
-"""The code stays ruff-clean: checked by the same command that runs the suite."""
+"""The code stays ruff-clean and mypy --strict clean: checked by the same commands that run the suite."""
 
 from __future__ import annotations
 
@@ -19,6 +19,17 @@ def test_ruff_check() -> None:
 def test_ruff_format() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--check", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"],  # [tool.mypy] in pyproject.toml: strict, files = sanctum_py
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -94,12 +95,13 @@ class Accounts:
             return None
         users = [User._init_from_db(**row) for row in rows]
         folded = login.lower()
-        for matches in (
+        matchers: tuple[Callable[[User], bool], ...] = (
             lambda u: u.email == login,
             lambda u: u.username == login,
             lambda u: u.email.lower() == folded,
             lambda u: u.username.lower() == folded,
-        ):
+        )
+        for matches in matchers:
             for user in users:
                 if matches(user):
                     return user
@@ -170,7 +172,8 @@ class Accounts:
             connection.capabilities.dialect,
             case_insensitive=self.case_insensitive,
         )
-        return await connection.execute_query_dict(sql, values)
+        rows: list[dict[str, Any]] = await connection.execute_query_dict(sql, values)
+        return rows
 
 
 @lru_cache(maxsize=64)

@@ -14,6 +14,7 @@ The confirmation time is read only by the routes that ask for it, never by the t
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sanctum_py.core.errors import throttled
 from sanctum_py.core.hashing import PasswordHasher
@@ -47,7 +48,8 @@ class PasswordConfirmation:
         if retry_after is not None:
             raise throttled(self.max_failures_per_hour, retry_after)
         # Read afresh, not from the token cache: the hash may have changed within TOKEN_CACHE_SECONDS.
-        stored = await User.filter(id=user_id).first().values_list("password", flat=True)
+        # cast: Tortoise types values_list(..., flat=True) as a tuple; after first() it gives the one value.
+        stored = cast("str | None", await User.filter(id=user_id).first().values_list("password", flat=True))
         matched = password is not None and await self.hasher.verify(password, stored if stored else None)
         if not matched:
             await self.limiter.hit(key, ACCOUNT_DECAY_SECONDS)

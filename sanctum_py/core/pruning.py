@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timedelta
+from typing import cast
 
 from tortoise.expressions import Q
 
@@ -43,11 +44,13 @@ async def prune_expired(
         started = time.monotonic()
         # Walk the table by id: rows already looked at (the ones kept) are never scanned again, however
         # many live tokens sit before the expired ones. The cutoff is fixed, so a kept row stays kept.
-        ids = (
+        # Tortoise types values_list(..., flat=True) as tuples; with one field and flat=True it gives the values.
+        ids = cast(
+            "list[int]",
             await PersonalAccessToken.filter(condition, id__gt=after_id)
             .order_by("id")
             .limit(batch_size)
-            .values_list("id", flat=True)
+            .values_list("id", flat=True),
         )
         if not ids:
             return deleted

@@ -235,7 +235,9 @@ class RedisRateLimiter:
         try:
             stored = self.storage_key(key)
             async with self._redis.pipeline(transaction=False) as pipe:
-                hits, ms_left = await pipe.get(stored).pttl(stored).execute()
+                pipe.get(stored)  # queued on the pipeline, sent by execute()
+                pipe.pttl(stored)
+                hits, ms_left = await pipe.execute()
         except (RedisError, OSError):
             self._redis_failed()
             return self._fallback.blocked_for_now(key, max_attempts)

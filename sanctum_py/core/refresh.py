@@ -33,6 +33,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken, PasswordChanged
 from sanctum_py.core.encrypter import DecryptException, Encrypter
@@ -275,19 +276,28 @@ class RefreshTokens:
             if not changed:
                 break
             self.events.tokens_revoked("refresh", changed)
-        access_ids = await RefreshToken.filter(family=family, access_token_id__isnull=False).values_list(
-            "access_token_id", flat=True
+        # cast: Tortoise types values_list(..., flat=True) as tuples; with one field it gives the values.
+        access_ids = cast(
+            "list[int]",
+            await RefreshToken.filter(family=family, access_token_id__isnull=False).values_list(
+                "access_token_id", flat=True
+            ),
         )
         if not access_ids:
             return
-        alive = await PersonalAccessToken.filter(id__in=list(set(access_ids))).values_list("id", flat=True)
+        alive = cast(
+            "list[int]", await PersonalAccessToken.filter(id__in=list(set(access_ids))).values_list("id", flat=True)
+        )
         for token_id in alive:
             await self.tokens.revoke(token_id)
 
     async def revoke_for_access_token(self, user_id: int, access_token_id: int) -> None:
         """Logout: the session the access token belongs to ends, its refresh token included."""
-        families = await RefreshToken.filter(user_id=user_id, access_token_id=access_token_id).values_list(
-            "family", flat=True
+        families = cast(
+            "list[str]",
+            await RefreshToken.filter(user_id=user_id, access_token_id=access_token_id).values_list(
+                "family", flat=True
+            ),
         )
         for family in set(families):
             await self.revoke_family(family)
@@ -295,10 +305,18 @@ class RefreshTokens:
     async def revoke_all_for(self, user_id: int, except_access_token_id: int | None = None) -> None:
         """Every session of a user (a password reset, logout from all devices), or all but the one
         the given access token belongs to."""
-        families = set(await RefreshToken.filter(user_id=user_id, revoked_at=None).values_list("family", flat=True))
+        families = set(
+            cast(
+                "list[str]",
+                await RefreshToken.filter(user_id=user_id, revoked_at=None).values_list("family", flat=True),
+            )
+        )
         if except_access_token_id is not None:
-            kept = await RefreshToken.filter(user_id=user_id, access_token_id=except_access_token_id).values_list(
-                "family", flat=True
+            kept = cast(
+                "list[str]",
+                await RefreshToken.filter(user_id=user_id, access_token_id=except_access_token_id).values_list(
+                    "family", flat=True
+                ),
             )
             families -= set(kept)
         for family in families:

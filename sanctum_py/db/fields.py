@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tortoise import fields
+from tortoise.fields.data import T_DATETIME
 
 
-class LaravelTimestampField(fields.DatetimeField):
+class LaravelTimestampField(fields.DatetimeField[T_DATETIME]):
     """A UTC timestamp stored naive at second precision: `YYYY-MM-DD HH:MM:SS`, as Eloquent writes it.
 
     Tortoise's own DatetimeField would write `2024-02-08 18:00:00.123456+00:00` into SQLite, which
@@ -38,9 +39,10 @@ class LaravelTimestampField(fields.DatetimeField):
             return None
         if isinstance(value, str):
             return parse_laravel_timestamp(value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        stored: datetime = value
+        if stored.tzinfo is None:
+            return stored.replace(tzinfo=UTC)
+        return stored.astimezone(UTC)
 
 
 def parse_laravel_timestamp(text: str) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
 from sanctum_py.core.tokens import hashes_match, parse_token
@@ -12,10 +13,11 @@ class HashedSecretRow(Protocol):
 
 
 RowT = TypeVar("RowT", bound=HashedSecretRow)
+RowT_co = TypeVar("RowT_co", bound=HashedSecretRow, covariant=True)
 
 
-class _Finder(Protocol[RowT]):  # a Tortoise model class
-    async def get_or_none(self, *, id: int) -> RowT | None: ...
+class _Finder(Protocol[RowT_co]):  # a Tortoise model class (its get_or_none gives an awaitable QuerySetSingle)
+    def get_or_none(self, *, id: int) -> Awaitable[RowT_co | None]: ...
 
 
 async def find_by_plain_text(model: _Finder[RowT], presented: str) -> RowT | None:

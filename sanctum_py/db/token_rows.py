@@ -107,7 +107,12 @@ async def insert_token(
 def db_values(model: type[Model], columns: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
     """The columns' values as the database stores them, converted by the model's fields."""
     fields = model._meta.fields_map
-    return {column: fields[column].to_db_value(value, None) for column, value in zip(columns, values, strict=True)}
+    # No instance: these rows are written without one. Tortoise's fields accept None at run time (its own
+    # UpdateQuery and bulk_update pass None) although to_db_value's annotation asks for a model.
+    return {
+        column: fields[column].to_db_value(value, None)  # type: ignore[arg-type]
+        for column, value in zip(columns, values, strict=True)
+    }
 
 
 async def insert_if_password(

@@ -102,12 +102,12 @@ class HttpMetrics:
             "Time from routing to the response being ready, by route template and method",
             labels=("method", "route"),
         )
-        for labels, series in sorted(self._latency.items()):
+        for latency_labels, series in sorted(self._latency.items()):
             cumulative, buckets = 0, []
             for bound, count in zip((*map(str, LATENCY_BUCKETS), "+Inf"), series.counts, strict=True):
                 cumulative += count
                 buckets.append((bound, cumulative))
-            latency.add_metric(labels, buckets, series.total)
+            latency.add_metric(latency_labels, buckets, series.total)
         yield latency
         throttled = CounterMetricFamily(
             "sanctum_http_throttled_requests",

@@ -24,7 +24,7 @@ SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 def request_id_for(request: web.BaseRequest) -> str:
     """The request's id: its sane X-Request-Id, else a new random one, fixed at first use."""
-    known = request.get(REQUEST_ID)
+    known: str | None = request.get(REQUEST_ID)
     if known is not None:
         return known
     offered = request.headers.get(REQUEST_ID_HEADER)

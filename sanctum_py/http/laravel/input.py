@@ -137,10 +137,11 @@ def _php_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         path = _php_variable_path(key)
         if path is None:
             continue
+        array: dict[Any, Any] = result
+        index: Any = path[0]  # the variable's name (never None), then the keys slot() gives
         if len(path) > PHP_MAX_INPUT_NESTING + 1:
-            result.pop(path[0], None)
+            result.pop(index, None)
             continue
-        array, index = result, path[0]
         for part in path[1:]:
             if not isinstance(array.get(index), dict):
                 array[index] = {}

@@ -162,7 +162,9 @@ async def me(request: web.Request) -> web.Response:
     body = verified.memo.get(ME_MEMO)
     if body is None:
         role_ids = request.app[SERVICES].settings.v1_role_ids
-        body = verified.memo[ME_MEMO] = v1_response(user_json(verified.user, role_ids)).body
+        rendered = v1_response(user_json(verified.user, role_ids)).body
+        assert isinstance(rendered, bytes)  # v1_response builds its body from bytes
+        body = verified.memo[ME_MEMO] = rendered
     return web.Response(body=body, content_type=JSON, charset="utf-8")
 
 
