@@ -244,17 +244,16 @@ def _field_error_json(request: web.Request, services: Services, error: GraphQLEr
     """A field's failure with its code; a failure that is not the client's (an outage, a bug) is raised
     so the dialect answers it with its HTTP status (render.render_exception), never as a GraphQL error."""
     original = error.original_error
-    if error.path is None and original is None:
-        return _bad_input_json(error)  # variable coercion: the request's fault
+    if error.path is None:  # no field ran: variable coercion and the like, the request's fault
+        return _bad_input_json(error)
     if isinstance(original, Refused):
         message, extensions = str(original), original.extensions
     elif isinstance(original, AuthError):
         message, extensions = field_error(original)
     else:
+        # A field failed with something that is not an AuthError: an outage (503) or a bug (500, logged).
         failure = classify(request, original or error, services.events)
-        if is_transport_failure(failure) or error.path is not None:
-            raise failure
-        return _bad_input_json(error)
+        raise failure if is_transport_failure(failure) else AuthError(ErrorCode.INTERNAL)
     formatted = dict(error.formatted)
     formatted.update(message=message, extensions=extensions)
     return formatted
