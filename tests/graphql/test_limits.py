@@ -3,7 +3,7 @@ shared across workers through Redis when REDIS_URL is set."""
 
 from __future__ import annotations
 
-import os
+import secrets
 
 from tests.conftest import REDIS_URL, ClientFactory
 from tests.graphql.helpers import AUTH_VARS, EMAIL, PASSWORD, SEED_REFRESH, codes, gql, logout, seed_user, sign_in
@@ -48,7 +48,7 @@ async def test_one_logout_per_thirty_seconds(client: ContractClient) -> None:
 
 
 async def test_the_limits_are_shared_between_workers_through_redis(make_client: ClientFactory) -> None:
-    prefix = f"sanctum_test_graphql_{os.getpid()}:"
+    prefix = f"sanctum_test_graphql_{secrets.token_hex(6)}:"  # one namespace per test, shared by both workers
     one = await make_client(redis_url=REDIS_URL, redis_prefix=prefix)
     two = await make_client(redis_url=REDIS_URL, redis_prefix=prefix)
     await seed_user(one)
