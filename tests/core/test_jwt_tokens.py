@@ -58,7 +58,7 @@ def test_refusals_wrong_type_expired_other_key_none_alg_and_garbage() -> None:
     assert codec.decode(_encode(codec, JwtType.REFRESH), JwtType.ACCESS) is None
     assert codec.decode(_encode(codec, lifetime=timedelta(seconds=-5)), JwtType.ACCESS) is None
     assert codec.decode(_encode(JwtCodec(b"x" * 32)), JwtType.ACCESS) is None
-    unsigned = jwt.encode({"sub": "7", "jti": "42", "iat": 1, "exp": 2**40, "typ": "access"}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "7", "jti": "42", "iat": 1, "exp": 2**40, "typ": "access"}, "", algorithm="none")
     assert codec.decode(unsigned, JwtType.ACCESS) is None
     for garbage in ("", "eyJ.eyJ.x", "1|abc", "eyJhbGciOiJIUzI1NiJ9.e30.", "a.b.c"):
         assert codec.decode(garbage, JwtType.ACCESS) is None

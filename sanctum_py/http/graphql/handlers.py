@@ -89,8 +89,10 @@ def schema() -> GraphQLSchema:
 # --- resolvers ----------------------------------------------------------------------------------------
 
 
-async def resolve_auth(_root: None, info: GraphQLResolveInfo, usernameoremail: str, password: str) -> dict[str, Any]:
-    context: Context = info.context
+async def resolve_auth(
+    _root: None, info: GraphQLResolveInfo[Context], usernameoremail: str, password: str
+) -> dict[str, Any]:
+    context = info.context
     if not usernameoremail.strip() or not password:
         raise AuthError(
             ErrorCode.INVALID_INPUT, fields=("usernameoremail",) if not usernameoremail.strip() else ("password",)
@@ -108,15 +110,15 @@ async def resolve_auth(_root: None, info: GraphQLResolveInfo, usernameoremail: s
     return _tokens(outcome)
 
 
-async def resolve_refresh_token(_root: None, info: GraphQLResolveInfo, refreshToken: str) -> dict[str, Any]:
-    context: Context = info.context
+async def resolve_refresh_token(_root: None, info: GraphQLResolveInfo[Context], refreshToken: str) -> dict[str, Any]:
+    context = info.context
     return _tokens(await _refusing(context.services.auth.refresh(refreshToken), REFRESH_THROTTLED))
 
 
 async def resolve_logout(
-    _root: None, info: GraphQLResolveInfo, access_token: str, refresh_token: str
+    _root: None, info: GraphQLResolveInfo[Context], access_token: str, refresh_token: str
 ) -> dict[str, Any]:
-    context: Context = info.context
+    context = info.context
     services = context.services
     seconds = services.settings.graphql_logout_throttle_seconds
     if seconds > 0:
@@ -131,8 +133,8 @@ async def resolve_logout(
     return {"success": True, "message": LOGGED_OUT}
 
 
-async def resolve_me(_root: None, info: GraphQLResolveInfo) -> dict[str, Any]:
-    context: Context = info.context
+async def resolve_me(_root: None, info: GraphQLResolveInfo[Context]) -> dict[str, Any]:
+    context = info.context
     verified = await context.services.auth.authenticate(bearer_token(context.request.headers.get("Authorization")))
     return _user(verified.user)
 
