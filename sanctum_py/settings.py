@@ -92,6 +92,16 @@ class Settings(BaseSettings):
         "{app_url}/reset-password/{token}?email={email}", description="link mailed for a reset"
     )
     reveal_unknown_emails: bool = Field(False, description="Laravel's 'We can't find a user...' on reset")
+    # JWTs (the GraphQL dialect's tokens, core/jwt_tokens.py): HS256 with a key derived from APP_KEY, or an
+    # asymmetric algorithm (RS256, ES256, EdDSA, ...) signing with JWT_PRIVATE_KEY (PEM text), published at
+    # /.well-known/jwks.json.
+    jwt_algorithm: str = Field("HS256", description="HS256, or RS256/ES256/EdDSA with JWT_PRIVATE_KEY")
+    jwt_private_key: str | None = Field(None, description="PEM private key for an asymmetric JWT_ALGORITHM")
+    graphql_reveal_unknown_users: bool = Field(False, description="seed 002's USER_NOT_FOUND for unknown logins")
+    graphql_logout_throttle_seconds: int = Field(30, ge=0, description="one GraphQL logout per client in this window")
+    graphql_max_query_bytes: int = Field(8192, ge=256, description="longer GraphQL documents are refused")
+    graphql_max_depth: int = Field(8, ge=2, description="deeper GraphQL selections are refused")
+    graphql_max_fields: int = Field(64, ge=4, description="GraphQL documents selecting more fields are refused")
     revoke_tokens_on_password_reset: bool = True
     require_verified_email: bool = Field(False, description="unverified users get 409 on protected routes")
     verification_expire_minutes: int = Field(60, ge=1)
@@ -138,7 +148,9 @@ class Settings(BaseSettings):
             raise ValueError("V1_ROLE_IDS must give admin, staff and user one distinct id each")
         return mapping
 
-    @field_validator("sanctum_expiration", "redis_url", "token_minutes", "metrics_token", mode="before")
+    @field_validator(
+        "sanctum_expiration", "redis_url", "token_minutes", "metrics_token", "jwt_private_key", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -17,6 +17,7 @@ from sanctum_py.core.auth import AuthService
 from sanctum_py.core.encrypter import Encrypter
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.hashing import PasswordHasher
+from sanctum_py.core.jwt_tokens import JwtCodec
 from sanctum_py.core.login import LoginFlow, SignIn
 from sanctum_py.core.password_confirmation import PasswordConfirmation
 from sanctum_py.core.passwords import PasswordResets, ResetConfig, bind_reset_table
@@ -71,6 +72,7 @@ def build_services(settings: Settings, events: AuthEvents = NO_EVENTS) -> Servic
         last_used_interval=settings.last_used_write_interval,
         cache=TokenCache(ttl=settings.token_cache_seconds if token_cache_enabled(settings) else 0),
         events=events,
+        jwt=JwtCodec(settings.app_key_bytes, algorithm=settings.jwt_algorithm, private_key=settings.jwt_private_key),
     )
     # Always built: the v1 wire always has refresh tokens; REFRESH_TOKENS only decides the Laravel wire's.
     refresh = RefreshTokens(

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sanctum_py.core.errors import ErrorCode
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
+from sanctum_py.core.jwt_tokens import JwtCodec, JwtType, looks_like_jwt
 from sanctum_py.core.token_cache import TokenCache, VerifiedToken
 from sanctum_py.core.tokens import generate_secret, hash_secret, hashes_match, parse_token
 from sanctum_py.db.fields import utc_now
@@ -48,8 +49,10 @@ class AccessTokens:
         last_used_interval: float = 60,
         cache: TokenCache | None = None,
         events: AuthEvents = NO_EVENTS,
+        jwt: JwtCodec | None = None,
     ) -> None:
         self.tokenable_type = tokenable_type
+        self.jwt = jwt
         self.events = events
         self.prefix = prefix
         self.expiration_minutes = expiration_minutes
@@ -67,9 +70,11 @@ class AccessTokens:
         expires_at: datetime | None = None,
         *,
         password_hash: str | None = None,
+        as_jwt: bool = False,
     ) -> NewAccessToken:
         """A new token. With `password_hash` (the hash a login verified), only while it is still the
-        user's password, checked in the insert itself; PasswordChanged when it is not."""
+        user's password, checked in the insert itself; PasswordChanged when it is not. With `as_jwt`, the
+        plain text is a JWT whose `jti` is the row (which needs `expires_at`): see core/jwt_tokens.py."""
         secret = generate_secret(self.prefix)
         now = utc_now()
         token = await insert_token(
@@ -84,8 +89,25 @@ class AccessTokens:
         )
         if token is None:
             raise PasswordChanged
+        plain_text = f"{token.id}|{secret}"
+        if as_jwt:
+            plain_text = await self._as_jwt(token, user.id, now, expires_at)
         self.events.tokens_issued("access")
-        return NewAccessToken(token=token, plain_text=f"{token.id}|{secret}")
+        return NewAccessToken(token=token, plain_text=plain_text)
+
+    async def _as_jwt(
+        self, token: PersonalAccessToken, user_id: int, now: datetime, expires_at: datetime | None
+    ) -> str:
+        """Re-key the row to a JWT naming it: the row was inserted under a random secret nobody ever
+        sees (its id, the `jti`, exists only after the insert), then its hash becomes the JWT's."""
+        if self.jwt is None or expires_at is None:
+            raise ValueError("a JWT access token needs a JwtCodec and an expiry")
+        plain_text = self.jwt.encode(
+            subject=user_id, token_id=token.id, type=JwtType.ACCESS, issued_at=now, expires_at=expires_at
+        )
+        token.token = hash_secret(plain_text)
+        await PersonalAccessToken.filter(id=token.id).update(token=token.token)
+        return plain_text
 
     async def authenticate(self, presented: str | None) -> VerifiedToken | None:
         """The user and token behind a bearer value, or None for anything that must be a 401."""
@@ -170,6 +192,8 @@ class AccessTokens:
         row, user = found
         if token_id is not None and not hashes_match(row.token, secret):
             return None
+        if token_id is None and looks_like_jwt(secret) and not self._jwt_names(secret, row.id, user.id):
+            return None
         if row.tokenable_type != self.tokenable_type:
             return None
         expires_at = self._effective_expiry(row)
@@ -185,6 +209,12 @@ class AccessTokens:
             expires_at=expires_at,
             last_used_at=row.last_used_at,
         )
+
+    def _jwt_names(self, presented: str, row_id: int, user_id: int) -> bool:
+        """A JWT found by its hash must also carry our valid signature, be unexpired, and name this row
+        and user: checked on a database read only, never on a cache hit (see core/jwt_tokens.py)."""
+        claims = self.jwt.decode(presented, JwtType.ACCESS) if self.jwt is not None else None
+        return claims is not None and claims.token_id == row_id and claims.subject == user_id
 
     def _effective_expiry(self, row: PersonalAccessToken) -> datetime | None:
         """Sanctum checks both: the global expiration from created_at, and the token's expires_at."""

@@ -21,8 +21,7 @@ from sanctum_py.core.token_cache import VerifiedToken
 from sanctum_py.core.tokens import parse_token
 from sanctum_py.core.two_factor_auth import TwoFactorAuth
 from sanctum_py.core.verification import EmailVerification
-from sanctum_py.db.models import RefreshToken, TwoFactorChallenge, User
-from sanctum_py.db.secret_rows import find_by_plain_text
+from sanctum_py.db.models import TwoFactorChallenge, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +143,7 @@ class AuthService:
         """Logout by presenting both tokens of one session: both end. INVALID_TOKEN_PAIR when either is not
         good or they do not belong together (nothing is revoked then)."""
         verified = await self.tokens.authenticate(access_token)
-        refresh = await find_by_plain_text(RefreshToken, refresh_token) if parse_token(refresh_token) else None
+        refresh = await self.refresh_tokens.find(refresh_token) if parse_token(refresh_token) else None
         if (
             verified is None
             or refresh is None

@@ -13,6 +13,7 @@ import enum
 class ErrorCode(enum.StrEnum):
     # Signing in
     INVALID_CREDENTIALS = "invalid_credentials"  # unknown login or wrong password: indistinguishable on purpose
+    USER_NOT_FOUND = "user_not_found"  # only for a LoginAttempt with reveal_unknown (GRAPHQL_REVEAL_UNKNOWN_USERS)
     ACCOUNT_INACTIVE = "account_inactive"  # only ever said after the right password
     TOO_MANY_ATTEMPTS = "too_many_attempts"  # a throttle: `limit` and `retry_after` are set
     TWO_FACTOR_REQUIRED = "two_factor_required"  # a bare-token login (/sanctum/token) of a 2FA user

@@ -66,6 +66,7 @@ class SessionKind(enum.Enum):
     PLAIN = "plain"  # one Sanctum token, no lifetime of its own (Laravel's register)
     SANCTUM = "sanctum"  # one Sanctum token, TOKEN_MINUTES (or REMEMBER_ME_MINUTES) when set (Laravel's login)
     REFRESHABLE = "refreshable"  # an ACCESS_TOKEN_MINUTES access token and a refresh token
+    JWT = "jwt"  # REFRESHABLE, both tokens JWTs backed by their rows (core/jwt_tokens.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,9 @@ class LoginAttempt:
     device_name: str | None = None
     abilities: list[str] | None = None
     session: SessionKind = SessionKind.SANCTUM
+    # Seed 002 names USER_NOT_FOUND: a dialect may ask for it (behind a setting, off by default). The
+    # bcrypt check still runs, so only the answer differs, not the time.
+    reveal_unknown: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +93,13 @@ class Session:
     expires_in: int | None = None  # seconds the access token lives, when it expires
     expires_at: datetime | None = None  # when the access token expires, when it does
     issued_at: datetime | None = None  # the access token's created_at
+    access_token_id: int | None = None  # given when the plain text does not start with `<id>|` (a JWT)
 
     @property
     def token_id(self) -> int:
-        """The access token's row id (the `<id>|` of its plain text)."""
+        """The access token's row id (the `<id>|` of its plain text, or the JWT's row)."""
+        if self.access_token_id is not None:
+            return self.access_token_id
         return int(self.access_token.split("|", 1)[0])
 
 
@@ -183,7 +190,8 @@ class LoginFlow:
             if user is not None:  # an unknown login has no account to count against (a bare "7" is not user 7)
                 await self.limiter.hit(account_key(user.id), ACCOUNT_DECAY_SECONDS)
             self.events.login("failed")
-            raise AuthError(ErrorCode.INVALID_CREDENTIALS)
+            unknown = user is None and attempt.reveal_unknown
+            raise AuthError(ErrorCode.USER_NOT_FOUND if unknown else ErrorCode.INVALID_CREDENTIALS)
         await self.limiter.clear(login_key)
         if not user.is_active:
             self.events.login("inactive")

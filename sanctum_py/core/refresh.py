@@ -39,9 +39,10 @@ from sanctum_py.core.access_tokens import AccessTokens, NewAccessToken, Password
 from sanctum_py.core.encrypter import DecryptException, Encrypter
 from sanctum_py.core.errors import AuthError, ErrorCode, throttled
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
+from sanctum_py.core.jwt_tokens import JwtType, looks_like_jwt
 from sanctum_py.core.login import Session
 from sanctum_py.core.ratelimit import RateLimiter
-from sanctum_py.core.tokens import generate_secret, hash_secret
+from sanctum_py.core.tokens import generate_secret, hash_secret, hashes_match
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import PersonalAccessToken, RefreshToken, User, decode_abilities
 from sanctum_py.db.secret_rows import find_by_plain_text
@@ -77,17 +78,25 @@ class RefreshTokens:
     # --- issuing (RefreshIssuer, called by TokenSessions at login/register) ------------------------------
 
     async def issue(
-        self, user: User, access: NewAccessToken, *, remember: bool, password_hash: str | None = None
+        self,
+        user: User,
+        access: NewAccessToken,
+        *,
+        remember: bool,
+        password_hash: str | None = None,
+        as_jwt: bool = False,
     ) -> str:
         lifetime = timedelta(minutes=self.remember_minutes) if remember else timedelta(days=self.refresh_days)
-        return await self._create(
+        plain_text, _ = await self._create(
             user_id=user.id,
             family=secrets.token_hex(16),
             parent_id=None,
             access=access,
             lifetime=lifetime,
             password_hash=password_hash,
+            as_jwt=as_jwt,
         )
+        return plain_text
 
     async def _create(
         self,
@@ -98,9 +107,10 @@ class RefreshTokens:
         access: NewAccessToken,
         lifetime: timedelta,
         password_hash: str | None = None,
-    ) -> str:
-        """The refresh row; with `password_hash`, written only while it is the user's password (a login
-        racing a reset), else PasswordChanged."""
+        as_jwt: bool = False,
+    ) -> tuple[str, int]:
+        """The refresh row's plain text and id; with `password_hash`, written only while it is the user's
+        password (a login racing a reset), else PasswordChanged."""
         secret = generate_secret(self.tokens.prefix)
         now = utc_now()
         given = (
@@ -123,14 +133,27 @@ class RefreshTokens:
             if pinned is None:
                 raise PasswordChanged
             row_id = pinned
+        plain_text = f"{row_id}|{secret}"
+        if as_jwt:
+            # As for access JWTs: the row exists before its id can be signed into `jti`, then takes the
+            # JWT's hash; the random secret it was inserted under is never handed out.
+            codec = self.tokens.jwt
+            if codec is None:
+                raise ValueError("a JWT refresh token needs a JwtCodec")
+            plain_text = codec.encode(
+                subject=user_id, token_id=row_id, type=JwtType.REFRESH, issued_at=now, expires_at=now + lifetime
+            )
+            await RefreshToken.filter(id=row_id).update(token=hash_secret(plain_text))
         self.events.tokens_issued("refresh")
-        return f"{row_id}|{secret}"
+        return plain_text, row_id
 
     # --- rotating ---------------------------------------------------------------------------------------
 
     async def rotate(self, presented: str) -> Session:
-        """A new pair for a live refresh token; the same pair again within the grace window."""
+        """A new pair for a live refresh token; the same pair again within the grace window. A JWT
+        refresh token is rotated into a JWT pair, a Sanctum-style one into a Sanctum-style pair."""
         row = await self._find(presented)
+        as_jwt = looks_like_jwt(presented)
         now = utc_now()
         if row.revoked_at is not None or row.expires_at <= now:
             raise invalid_refresh_token()
@@ -146,15 +169,30 @@ class RefreshTokens:
                 if row.used_at is None:
                     raise throttled(1, retry_after)
             elif await self._claim(row, now):
-                return await self._mint(row, user, now)
+                return await self._mint(row, user, now, as_jwt=as_jwt)
             else:
                 row = await self._reload(row.id)
         return await self._replayed(row, user)
 
     async def _find(self, presented: str) -> RefreshToken:
-        row = await find_by_plain_text(RefreshToken, presented)
+        row = await self.find(presented)
         if row is None:
             raise invalid_refresh_token()
+        return row
+
+    async def find(self, presented: str) -> RefreshToken | None:
+        """The row a refresh token names (`<id>|<secret>`, or a JWT whose signature and `exp` hold and
+        whose `jti` is the row), its hash compared in constant time; None for anything else. Whether the
+        row is still live (revoked, used, expired) is the caller's to check."""
+        if not looks_like_jwt(presented):
+            return await find_by_plain_text(RefreshToken, presented)
+        codec = self.tokens.jwt
+        claims = codec.decode(presented, JwtType.REFRESH) if codec is not None else None
+        if claims is None:
+            return None
+        row = await RefreshToken.get_or_none(id=claims.token_id)
+        if row is None or row.user_id != claims.subject or not hashes_match(row.token, presented):
+            return None
         return row
 
     @staticmethod
@@ -177,7 +215,7 @@ class RefreshTokens:
         )
         return claimed == 1
 
-    async def _mint(self, parent: RefreshToken, user: User, now: datetime) -> Session:
+    async def _mint(self, parent: RefreshToken, user: User, now: datetime, *, as_jwt: bool = False) -> Session:
         """The winner: a new access token and child refresh token, the old access token revoked."""
         if self.throttle_seconds > 0:
             await self.limiter.hit(_throttle_key(parent.family), self.throttle_seconds)
@@ -187,20 +225,24 @@ class RefreshTokens:
         # parent below catches a reset that lands while this pair is made. (With
         # REVOKE_TOKENS_ON_PASSWORD_RESET=false sessions outlive resets on purpose.)
         access = await self.tokens.issue(
-            user, parent.name or self.default_token_name, abilities, expires_at=now + access_lifetime
+            user, parent.name or self.default_token_name, abilities, expires_at=now + access_lifetime, as_jwt=as_jwt
         )
-        refresh_plain = await self._create(
+        refresh_plain, refresh_id = await self._create(
             user_id=user.id,
             family=parent.family,
             parent_id=parent.id,
             access=access,
             lifetime=_lifetime(parent, self.refresh_days),
+            as_jwt=as_jwt,
         )
         if self.grace_seconds > 0:
             handoff = {
                 "access_token": access.plain_text,
                 "refresh_token": refresh_plain,
                 "expires_at": int((now + access_lifetime).timestamp()),
+                # The rows, since a JWT's plain text does not start with `<id>|`.
+                "access_token_id": access.token.id,
+                "refresh_token_id": refresh_id,
             }
             await RefreshToken.filter(id=parent.id, revoked_at=None).update(
                 handoff=self.encrypter.encrypt(json.dumps(handoff))
@@ -221,6 +263,7 @@ class RefreshTokens:
             expires_in=self.access_minutes * 60,
             expires_at=access.token.expires_at,
             issued_at=access.token.created_at,
+            access_token_id=access.token.id,
         )
 
     async def _replayed(self, row: RefreshToken, user: User) -> Session:
@@ -243,10 +286,12 @@ class RefreshTokens:
             pair = json.loads(self.encrypter.decrypt(row.handoff))
             access_plain, refresh_plain = str(pair["access_token"]), str(pair["refresh_token"])
             access_expires = datetime.fromtimestamp(int(pair["expires_at"]), UTC)
+            child_id = int(pair.get("refresh_token_id") or refresh_plain.split("|", 1)[0])
+            access_id = int(pair.get("access_token_id") or access_plain.split("|", 1)[0])
         except (DecryptException, ValueError, KeyError, TypeError):
             log.error("refresh token %s: unreadable handoff (APP_KEY changed?)", row.id)
             raise invalid_refresh_token() from None
-        child = await RefreshToken.get_or_none(id=int(refresh_plain.split("|", 1)[0]))
+        child = await RefreshToken.get_or_none(id=child_id)
         if child is None or child.revoked_at is not None:
             raise invalid_refresh_token()
         if child.used_at is not None:  # the chain moved on: whoever presents the parent is not its owner
@@ -261,6 +306,7 @@ class RefreshTokens:
             expires_in=expires_in,
             expires_at=access_expires,
             issued_at=access_expires - timedelta(minutes=self.access_minutes),
+            access_token_id=access_id,
         )
 
     # --- revoking ---------------------------------------------------------------------------------------

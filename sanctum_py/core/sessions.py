@@ -14,7 +14,13 @@ from sanctum_py.db.models import User
 
 class RefreshIssuer(Protocol):
     async def issue(
-        self, user: User, access: NewAccessToken, *, remember: bool, password_hash: str | None = None
+        self,
+        user: User,
+        access: NewAccessToken,
+        *,
+        remember: bool,
+        password_hash: str | None = None,
+        as_jwt: bool = False,
     ) -> str:
         """A new refresh token (plain text) for a new login, bound to its access token; with
         `password_hash`, only while it is the user's password (else PasswordChanged)."""
@@ -50,9 +56,12 @@ class TokenSessions:
         against: every row is written only while it is still the user's (PasswordChanged otherwise)."""
         lifetime = self._lifetime(kind, remember)
         expires_at = utc_now() + lifetime if lifetime is not None else None
-        access = await self.tokens.issue(user, name, abilities, expires_at=expires_at, password_hash=password_hash)
+        as_jwt = kind is SessionKind.JWT
+        access = await self.tokens.issue(
+            user, name, abilities, expires_at=expires_at, password_hash=password_hash, as_jwt=as_jwt
+        )
         row = access.token
-        if kind is not SessionKind.REFRESHABLE:
+        if kind is not SessionKind.REFRESHABLE and not as_jwt:
             return Session(
                 user,
                 access.plain_text,
@@ -61,7 +70,9 @@ class TokenSessions:
                 issued_at=row.created_at,
             )
         try:
-            refresh_token = await self.refresh.issue(user, access, remember=remember, password_hash=password_hash)
+            refresh_token = await self.refresh.issue(
+                user, access, remember=remember, password_hash=password_hash, as_jwt=as_jwt
+            )
         except PasswordChanged:
             await self.tokens.revoke(access.token.id)  # the reset won between the two inserts
             raise
@@ -72,10 +83,11 @@ class TokenSessions:
             expires_in=_seconds(lifetime),
             expires_at=row.expires_at,
             issued_at=row.created_at,
+            access_token_id=row.id,
         )
 
     def _lifetime(self, kind: SessionKind, remember: bool) -> timedelta | None:
-        if kind is SessionKind.REFRESHABLE:
+        if kind in (SessionKind.REFRESHABLE, SessionKind.JWT):
             return timedelta(minutes=self.access_minutes)  # the refresh token carries remember_me
         if kind is SessionKind.PLAIN or self.token_minutes is None:
             return None

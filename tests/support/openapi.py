@@ -44,6 +44,13 @@ RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit
 # Paths of the v1 dialect (seeds 000/001): the rules that hold on every path answer in its own shape there.
 V1_PREFIX = "/api/v1/"
 V1_SHARED = {"NotFound": "V1NotFound", "MethodNotAllowed": "V1MethodNotAllowed", "PayloadTooLarge": "V1PayloadTooLarge"}
+# The GraphQL dialect (seed 002) owns /graphql and answers the same rules as GraphQL errors.
+GRAPHQL_PREFIX = "/graphql"
+GRAPHQL_SHARED = {
+    "NotFound": "GraphQLNotFound",
+    "MethodNotAllowed": "GraphQLMethodNotAllowed",
+    "PayloadTooLarge": "GraphQLPayloadTooLarge",
+}
 BODY_EXCERPT = 400
 
 
@@ -169,7 +176,7 @@ def check_response(response: WireResponse) -> None:
     _check_body(response, expected)
     if expected is spec.shared["MethodNotAllowed"]:
         _check_method_not_allowed(response, spec.path_methods[route_path(response.path)])
-    elif expected is spec.shared.get("V1MethodNotAllowed"):
+    elif expected is spec.shared.get("V1MethodNotAllowed") or expected is spec.shared.get("GraphQLMethodNotAllowed"):
         allow = ", ".join(_answered_methods(spec.path_methods[route_path(response.path)]))
         _require(response, response.headers.get("Allow") == allow, f"Allow should be {allow!r}")
     elif expected is spec.shared["RouterOptions"]:
@@ -205,6 +212,8 @@ def _shared(spec: Contract, name: str, response: WireResponse) -> ExpectedRespon
     """A rule that holds on every path, in the shape of the dialect the path belongs to."""
     if is_v1(response.path) and name in V1_SHARED:
         return spec.shared[V1_SHARED[name]]
+    if unquote(urlsplit(str(response.path)).path).startswith(GRAPHQL_PREFIX) and name in GRAPHQL_SHARED:
+        return spec.shared[GRAPHQL_SHARED[name]]
     return spec.shared[name]
 
 
