@@ -8,6 +8,7 @@ from aiohttp import web
 
 from sanctum_py.core.events import NO_EVENTS
 from sanctum_py.db.setup import close_database, init_database
+from sanctum_py.http.envelope.routes import ENVELOPE, ENVELOPE_ROUTES
 from sanctum_py.http.kernel import protocol_errors
 from sanctum_py.http.kernel.keys import SERVICES
 from sanctum_py.http.kernel.routing import MountedDialect, mount
@@ -25,7 +26,12 @@ def create_app(settings: Settings) -> web.Application:
     # No middleware: every route's handler is wrapped at registration instead (http/kernel/entry.py).
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SERVICES] = build_services(settings, events=metrics or NO_EVENTS)
-    mount(app, (MountedDialect(LARAVEL, laravel_routes()), MountedDialect(V1, V1_ROUTES)), metrics)
+    dialects = (
+        MountedDialect(LARAVEL, laravel_routes()),
+        MountedDialect(V1, V1_ROUTES),
+        MountedDialect(ENVELOPE, ENVELOPE_ROUTES),
+    )
+    mount(app, dialects, metrics)
     setup_metrics(app, metrics)
     app.cleanup_ctx.append(_database)
     app.on_cleanup.append(_close_services)
