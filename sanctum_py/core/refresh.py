@@ -292,12 +292,16 @@ class RefreshTokens:
         )
         # Conditional on the access token we read: of two concurrent renewals only one re-points the row;
         # the other's token would belong to no session (a logout could not end it), so it is withdrawn.
+        # The loser's refresh token is still good: it is told to retry (as a throttle), not to sign in again.
         moved = await RefreshToken.filter(
             id=row.id, access_token_id=row.access_token_id, used_at=None, revoked_at=None
         ).update(access_token_id=access.token.id, updated_at=now)
         if moved != 1:
             await self.tokens.revoke(access.token.id)
-            raise invalid_refresh_token()
+            current = await self._reload(row.id)
+            if current.revoked_at is not None or current.used_at is not None:
+                raise invalid_refresh_token()
+            raise throttled(1, 1)
         if row.access_token_id is not None:
             await self.tokens.revoke(row.access_token_id)
         if (await self._reload(row.id)).revoked_at is not None:  # a logout or reset landed meanwhile

@@ -6,6 +6,9 @@ role escalation, and the refresh token that stays valid across renewals until lo
 
 from __future__ import annotations
 
+import asyncio
+import statistics
+import time
 from typing import Any
 
 from sanctum_py.db.models import RefreshToken
@@ -16,6 +19,7 @@ from tests.envelope.helpers import (
     FORBIDDEN,
     INVALID_SESSION,
     OTHER_TENANT,
+    PASSWORD,
     TENANT,
     TOK,
     bearer,
@@ -203,3 +207,35 @@ async def test_login_without_tenant_still_works_for_other_clients(client: Contra
     assert response.status == 200, response.text
     # A user without a tenant is nobody's tenant member: naming one fails as a wrong password does.
     expect(await login(client), 401, failed("AUTHENTICATION_ERROR", BAD_CREDENTIALS, f"{BASE}/login"))
+
+
+async def test_concurrent_refreshes_leave_one_live_access_token(make_client: ClientFactory) -> None:
+    client = await make_client(refresh_throttle_seconds=0)
+    session = await registered(client)
+    responses = await asyncio.gather(
+        *(post(client, "refresh", {"refreshToken": session["refreshToken"]}) for _ in range(5))
+    )
+    statuses = sorted(response.status for response in responses)
+    assert set(statuses) <= {200, 429} and statuses[0] == 200, statuses
+    tokens = [response.json()["data"]["token"] for response in responses if response.status == 200]
+    alive = [token for token in tokens if (await client.get(f"{BASE}/me", headers=bearer(token))).status == 200]
+    [row] = await RefreshToken.filter(user_id=int(session["user"]["id"]))
+    assert len(alive) == 1 and int(alive[0].split("|")[0]) == row.access_token_id
+    # The refresh token survived the race.
+    assert (await post(client, "refresh", {"refreshToken": session["refreshToken"]})).status == 200
+
+
+async def test_a_wrong_tenant_takes_a_wrong_passwords_time(make_client: ClientFactory) -> None:
+    # Real bcrypt cost, so that a skipped check would show: both failures must run it.
+    client = await make_client(bcrypt_rounds=10, login_max_attempts=1000)
+    await registered(client)
+    timings: dict[str, list[float]] = {"password": [], "tenant": []}
+    for attempt in range(6):
+        for kind in ("password", "tenant") if attempt % 2 else ("tenant", "password"):
+            tenant, password = (OTHER_TENANT, PASSWORD) if kind == "tenant" else (TENANT, "Yanlis12345")
+            started = time.perf_counter()
+            response = await post(client, "login", {"tenantId": tenant, "username": "ayse", "password": password})
+            timings[kind].append(time.perf_counter() - started)
+            assert response.status == 401
+    wrong_password, wrong_tenant = statistics.median(timings["password"]), statistics.median(timings["tenant"])
+    assert abs(wrong_password - wrong_tenant) / max(wrong_password, wrong_tenant) < 0.5, timings

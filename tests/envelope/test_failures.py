@@ -116,7 +116,9 @@ async def test_login_throttle_is_a_rate_limit_envelope(client: ContractClient) -
     assert response.headers["X-RateLimit-Remaining"] == "0"
 
 
-async def test_a_database_outage_is_503(aiohttp_client: Callable[[web.Application], Awaitable[TestClient]]) -> None:
+async def test_a_database_outage_is_503(
+    aiohttp_client: Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]],
+) -> None:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, database_url="postgres://postgres@127.0.0.1:1/none", app_key=TEST_APP_KEY
     )
