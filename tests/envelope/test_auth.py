@@ -11,7 +11,8 @@ import statistics
 import time
 from typing import Any
 
-from sanctum_py.db.models import RefreshToken
+from sanctum_py.db.fields import utc_now
+from sanctum_py.db.models import RefreshToken, User
 from tests.envelope.helpers import (
     BAD_CREDENTIALS,
     BAD_REFRESH,
@@ -239,3 +240,27 @@ async def test_a_wrong_tenant_takes_a_wrong_passwords_time(make_client: ClientFa
             assert response.status == 401
     wrong_password, wrong_tenant = statistics.median(timings["password"]), statistics.median(timings["tenant"])
     assert abs(wrong_password - wrong_tenant) / max(wrong_password, wrong_tenant) < 0.5, timings
+
+
+async def test_a_two_factor_account_cannot_sign_in_here(client: ContractClient) -> None:
+    # Seed 003 has no second step: after the right password, a 2FA account is refused (README).
+    await registered(client)
+    await User.filter(username="ayse").update(two_factor_secret="encrypted-secret", two_factor_confirmed_at=utc_now())
+    message = "Bu hesap için iki adımlı doğrulama gerekiyor"
+    expect(await login(client), 401, failed("AUTHENTICATION_ERROR", message, f"{BASE}/login"))
+    expect(
+        await login(client, password="Yanlis12345"),
+        401,
+        failed("AUTHENTICATION_ERROR", BAD_CREDENTIALS, f"{BASE}/login"),
+    )
+
+
+async def test_an_inactive_account_is_refused_after_the_right_password(client: ContractClient) -> None:
+    await registered(client)
+    await User.filter(username="ayse").update(is_active=False)
+    expect(await login(client), 403, failed("AUTHORIZATION_ERROR", "Hesabınız devre dışı bırakılmış", f"{BASE}/login"))
+    expect(
+        await login(client, password="Yanlis12345"),
+        401,
+        failed("AUTHENTICATION_ERROR", BAD_CREDENTIALS, f"{BASE}/login"),
+    )
