@@ -8,6 +8,7 @@ from aiohttp import web
 
 from sanctum_py.core.events import NO_EVENTS
 from sanctum_py.db.setup import close_database, init_database
+from sanctum_py.http.envelope.routes import ENVELOPE, ENVELOPE_ROUTES
 from sanctum_py.http.graphql.routes import GRAPHQL, GRAPHQL_ROUTES
 from sanctum_py.http.kernel import protocol_errors
 from sanctum_py.http.kernel.keys import SERVICES
@@ -30,6 +31,7 @@ def create_app(settings: Settings) -> web.Application:
         MountedDialect(LARAVEL, laravel_routes()),
         MountedDialect(V1, V1_ROUTES),
         MountedDialect(GRAPHQL, GRAPHQL_ROUTES),
+        MountedDialect(ENVELOPE, ENVELOPE_ROUTES),
     )
     mount(app, dialects, metrics)
     setup_metrics(app, metrics)

@@ -37,6 +37,7 @@ class Registration:
     username: str
     email: str
     password: str
+    tenant_id: str | None = None  # the envelope dialect's tenantId (a lower-case UUID); None elsewhere
 
 
 class Accounts:
@@ -64,6 +65,7 @@ class Accounts:
                 email=registration.email,
                 password=password_hash,
                 role=role,
+                tenant_id=registration.tenant_id,
                 created_at=now,
                 updated_at=now,
             )

@@ -184,3 +184,23 @@ class AuthService:
             raise AuthError(ErrorCode.INVALID_VERIFICATION, fields=("token",))
         await self.verification.mark_verified(user)
         return user
+
+    # --- clients that keep one refresh token (the envelope dialect, seed 003) -----------------------
+
+    async def renew_access(self, refresh_token: str) -> Session:
+        """A new access token for the session of `refresh_token`, which stays valid until it expires or
+        the session ends (no rotation: the client never receives a new one). Throttled per session as a
+        rotation is; INVALID_REFRESH_TOKEN for unknown, expired, revoked or spent tokens."""
+        return await self.refresh_tokens.renew(refresh_token)
+
+    async def request_self_identifying_reset(self, email: str) -> None:
+        """As request_password_reset, but the mailed token names its user (`<user id>.<token>`) so the
+        reset needs no email; never tells an unknown or throttled email apart, whatever the settings."""
+        await self.passwords.send_reset_link(email, self_identifying=True, never_reveal=True)
+
+    async def reset_password_by_token(self, token: str, password: str) -> None:
+        """Set a new password with a self-identifying token (single use, expiring); every session ends.
+        INVALID_RESET_TOKEN for anything else, an unknown user included."""
+        status = await self.passwords.reset_by_token(token, password)
+        if status is not ResetStatus.RESET:
+            raise AuthError(ErrorCode.INVALID_RESET_TOKEN, fields=("token",))

@@ -81,6 +81,9 @@ class LoginAttempt:
     # Seed 002 names USER_NOT_FOUND: a dialect may ask for it (behind a setting, off by default). The
     # bcrypt check still runs, so only the answer differs, not the time.
     reveal_unknown: bool = False
+    # When set (the envelope dialect's tenantId), the account must belong to this tenant: any other
+    # account fails exactly as a wrong password does. None: the tenant is not looked at.
+    tenant_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +188,8 @@ class LoginFlow:
         # first would skip it and answer unknown logins ~100x faster, an enumeration oracle.
         password_hash = user.password if user is not None else None
         password_ok = await self.accounts.hasher.verify(attempt.password, password_hash)
-        if user is None or not password_ok:
+        wrong_tenant = user is not None and attempt.tenant_id is not None and user.tenant_id != attempt.tenant_id
+        if user is None or not password_ok or wrong_tenant:
             await self.limiter.hit(login_key, LOGIN_DECAY_SECONDS)
             if user is not None:  # an unknown login has no account to count against (a bare "7" is not user 7)
                 await self.limiter.hit(account_key(user.id), ACCOUNT_DECAY_SECONDS)

@@ -36,6 +36,7 @@ from sanctum_py.db.models import PasswordResetToken, TwoFactorChallenge, User
 from sanctum_py.mail import texts
 from sanctum_py.mail.outbox import Outbox
 
+SELF_IDENTIFYING_SEPARATOR = "."  # `<user id>.<broker token>`: neither part contains a dot
 REMEMBER_TOKEN_LENGTH = 60  # Str::random(60), as Fortify's CompletePasswordReset writes it
 
 
@@ -103,24 +104,28 @@ class PasswordResets:
 
     # --- POST /forgot-password ---------------------------------------------------------------------
 
-    async def send_reset_link(self, email: str) -> ResetStatus:
-        """SENT, THROTTLED or INVALID_USER. Without reveal_unknown_emails, callers must answer
-        INVALID_USER and THROTTLED exactly as SENT."""
-        if self.config.reveal_unknown_emails:
-            return await self._send_revealing(email)
+    async def send_reset_link(
+        self, email: str, *, self_identifying: bool = False, never_reveal: bool = False
+    ) -> ResetStatus:
+        """SENT, THROTTLED or INVALID_USER. Without reveal_unknown_emails (or with `never_reveal`, for wires
+        that must not tell, not even by time), callers must answer INVALID_USER and THROTTLED exactly as
+        SENT. With `self_identifying`, the mailed token is `<user id>.<broker token>` (see reset_by_token);
+        the row is the same bcrypt of the broker token."""
+        if self.config.reveal_unknown_emails and not never_reveal:
+            return await self._send_revealing(email, self_identifying)
         if not await self._throttle_allows(email):
             return ResetStatus.THROTTLED
         user = await self.accounts.find_by_email(email)
         # The same job either way: for an unknown email it does the reads and the bcrypt, then stops.
-        self.outbox.run(self._issue(user, email), "password-reset")
+        self.outbox.run(self._issue(user, email, self_identifying), "password-reset")
         return ResetStatus.SENT if user is not None else ResetStatus.INVALID_USER
 
-    async def _send_revealing(self, email: str) -> ResetStatus:
+    async def _send_revealing(self, email: str, self_identifying: bool = False) -> ResetStatus:
         """Laravel's broker order: unknown user, then throttled, then create and notify."""
         user = await self.accounts.find_by_email(email)
         if user is None:
             return ResetStatus.INVALID_USER
-        if not await self._throttle_allows(email) or not await self._issue(user, email):
+        if not await self._throttle_allows(email) or not await self._issue(user, email, self_identifying):
             return ResetStatus.THROTTLED
         return ResetStatus.SENT
 
@@ -133,7 +138,7 @@ class PasswordResets:
         attempt = await self.limiter.attempt(f"password-reset:{digest}", 1, self.config.throttle_seconds)
         return attempt.allowed
 
-    async def _issue(self, user: User | None, email: str) -> bool:
+    async def _issue(self, user: User | None, email: str, self_identifying: bool = False) -> bool:
         """DatabaseTokenRepository::create + the ResetPassword notification; False when nothing was sent:
         no account (after the same reads and bcrypt as a real link), or a link created within the
         throttle window (tokenRecentlyCreated: a second guard that also holds across restarts, for
@@ -149,7 +154,8 @@ class PasswordResets:
                 await PasswordResetToken.create(email=user.email, token=stored, created_at=utc_now())
         except IntegrityError:  # a concurrent request inserted this email's row first: it sends the link
             return False
-        self.outbox.run(self._mail_link(user, token), "password-reset")
+        mailed = f"{user.id}{SELF_IDENTIFYING_SEPARATOR}{token}" if self_identifying else token
+        self.outbox.run(self._mail_link(user, mailed), "password-reset")
         return True
 
     def reset_url(self, token: str, email: str) -> str:
@@ -205,6 +211,20 @@ class PasswordResets:
             self.tokens.cache.forget_user(user.id)  # cached copies of the user carry the old row
         self.outbox.run(self._mail_changed(user), "password-changed")
         return ResetStatus.RESET
+
+    async def reset_by_token(self, token: str | None, password: str) -> ResetStatus:
+        """A reset whose token alone says whose it is: `<user id>.<broker token>` (the envelope dialect's
+        confirm carries no email). The id only picks the row; the broker token is still checked against
+        its bcrypt, so the id part grants nothing. Malformed tokens and unknown ids take the same path as
+        an unknown email in reset(): the same reads and one bcrypt check, then INVALID_TOKEN."""
+        user_id, _, broker_token = (token or "").partition(SELF_IDENTIFYING_SEPARATOR)
+        user = None
+        if user_id.isascii() and user_id.isdigit() and len(user_id) < 19 and broker_token:
+            user = await User.get_or_none(id=int(user_id))
+        # No account has an empty email (it is required): reset() burns its dummy bcrypt, says INVALID_USER.
+        email = user.email if user is not None else ""
+        status = await self.reset(email, broker_token if user is not None else None, password)
+        return ResetStatus.INVALID_TOKEN if status is ResetStatus.INVALID_USER else status
 
     async def _mail_changed(self, user: User) -> None:
         message = texts.password_changed(

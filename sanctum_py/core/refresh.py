@@ -309,6 +309,60 @@ class RefreshTokens:
             access_token_id=access_id,
         )
 
+    # --- renewing without rotation (the envelope dialect, seed 003) -------------------------------------
+
+    async def renew(self, presented: str) -> Session:
+        """A new access token for the same session, the refresh token staying valid: for clients that
+        never receive a new refresh token (seed 003). The row is re-pointed at the new access token and the
+        previous one is revoked, so a logout with the newest token still ends the family, and a family
+        never has more than one live access token. The per-family throttle applies as to rotation. A token
+        already spent by rotation (another dialect's refresh) takes the rotation's path: the grace handoff,
+        else reuse detection."""
+        row = await self._find(presented)
+        now = utc_now()
+        if row.revoked_at is not None or row.expires_at <= now:
+            raise invalid_refresh_token()
+        user = await User.get_or_none(id=row.user_id)
+        if user is None or not user.is_active:
+            raise invalid_refresh_token()
+        if row.used_at is not None:
+            return await self._replayed(row, user)
+        retry_after = await self._throttled(row.family)
+        if retry_after is not None:
+            raise throttled(1, retry_after)
+        if self.throttle_seconds > 0:
+            await self.limiter.hit(_throttle_key(row.family), self.throttle_seconds)
+        abilities = decode_abilities(row.abilities) if row.abilities is not None else None
+        access_lifetime = timedelta(minutes=self.access_minutes)
+        access = await self.tokens.issue(
+            user, row.name or self.default_token_name, abilities, expires_at=now + access_lifetime
+        )
+        # Conditional on the access token we read: of two concurrent renewals only one re-points the row;
+        # the other's token would belong to no session (a logout could not end it), so it is withdrawn.
+        # The loser's refresh token is still good: it is told to retry (as a throttle), not to sign in again.
+        moved = await RefreshToken.filter(
+            id=row.id, access_token_id=row.access_token_id, used_at=None, revoked_at=None
+        ).update(access_token_id=access.token.id, updated_at=now)
+        if moved != 1:
+            await self.tokens.revoke(access.token.id)
+            current = await self._reload(row.id)
+            if current.revoked_at is not None or current.used_at is not None:
+                raise invalid_refresh_token()
+            raise throttled(1, 1)
+        if row.access_token_id is not None:
+            await self.tokens.revoke(row.access_token_id)
+        if (await self._reload(row.id)).revoked_at is not None:  # a logout or reset landed meanwhile
+            await self.tokens.revoke(access.token.id)
+            raise invalid_refresh_token()
+        return Session(
+            user,
+            access.plain_text,
+            refresh_token=None,
+            expires_in=self.access_minutes * 60,
+            expires_at=access.token.expires_at,
+            issued_at=access.token.created_at,
+        )
+
     # --- revoking ---------------------------------------------------------------------------------------
 
     async def revoke_family(self, family: str) -> None:

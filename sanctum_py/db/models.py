@@ -30,6 +30,8 @@ class User(Model):
     two_factor_recovery_codes = fields.TextField(null=True)
     two_factor_confirmed_at = LaravelTimestampField(null=True)
     two_factor_last_timestep = fields.BigIntField(null=True)
+    # The envelope dialect's tenant (seed 003's tenantId, a UUID as char(36)); migration 4_. Null: no tenant.
+    tenant_id = fields.CharField(max_length=36, null=True)
 
     class Meta:
         table = "users"

@@ -84,7 +84,7 @@ REQUEST_TIMEOUT = 15
 PASSWORD = "fuzz-password-123"
 FAILURES_PER_OPERATION = 3  # one bug tends to fail many cases of an operation: show a few, count all
 # Cases of these operations may revoke the token that sent them.
-TOKEN_KILLERS = frozenset({"logout", "logoutAll", "revokeToken", "v1Logout"})
+TOKEN_KILLERS = frozenset({"logout", "logoutAll", "revokeToken"} | {"v1Logout", "envLogout"})
 # Fortify's `throttle:6,1` on these two, per user and not a setting: rotate to a fresh user before it bites.
 VERIFICATION_OPERATIONS = frozenset({"sendVerificationEmail", "verifyEmail"})
 VERIFICATION_BUDGET = 6
@@ -94,6 +94,7 @@ RUN_LAST = ("disableTwoFactor",)
 # Operations whose positive cases can be made "live" (see _make_live): one in LIVE_SHARE is.
 LIVE_OPERATIONS = frozenset(
     {"register", "login", "deviceToken", "refresh", "revokeToken", "updateUser", "verifyEmail", "confirmPassword"}
+    | {"envRegister", "envLogin", "envRefresh"}  # the envelope dialect (seed 003)
 )
 LIVE_SHARE = 4
 # The signed-in actors' Authorization in strategies; the real token replaces it when the case is sent.
@@ -457,6 +458,17 @@ class Fuzzer:
             case.body = {**body, "password": PASSWORD}
         elif name == "refresh":
             case.body = {**body, "refresh_token": self.api.login(account)["refresh_token"]}
+        elif name == "envRegister":
+            fresh = self.api.fresh_registration()
+            case.body = {**body, **{key: fresh[key] for key in ("username", "email", "password")}, "role": "user"}
+        elif name == "envLogin":
+            case.body = {k: v for k, v in body.items() if k != "tenantId"} | {
+                "username": account.username,
+                "password": PASSWORD,
+            }
+        elif name == "envRefresh":
+            # A refresh token from a Laravel login: one table of refresh sessions behind every dialect.
+            case.body = {**body, "refreshToken": self.api.login(account)["refresh_token"]}
         elif name == "revokeToken":
             spare = str(self.api.login(account)["access_token"])
             case.path_parameters = {"id": spare.split("|", 1)[0]}

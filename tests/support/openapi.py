@@ -51,6 +51,13 @@ GRAPHQL_SHARED = {
     "MethodNotAllowed": "GraphQLMethodNotAllowed",
     "PayloadTooLarge": "GraphQLPayloadTooLarge",
 }
+# Paths of the envelope dialect (seed 003): likewise, in its failure envelope.
+ENVELOPE_PREFIX = "/api/auth/"
+ENVELOPE_SHARED = {
+    "NotFound": "EnvNotFound",
+    "MethodNotAllowed": "EnvMethodNotAllowed",
+    "PayloadTooLarge": "EnvPayloadTooLarge",
+}
 BODY_EXCERPT = 400
 
 
@@ -176,7 +183,11 @@ def check_response(response: WireResponse) -> None:
     _check_body(response, expected)
     if expected is spec.shared["MethodNotAllowed"]:
         _check_method_not_allowed(response, spec.path_methods[route_path(response.path)])
-    elif expected is spec.shared.get("V1MethodNotAllowed") or expected is spec.shared.get("GraphQLMethodNotAllowed"):
+    elif expected in (
+        spec.shared.get("V1MethodNotAllowed"),
+        spec.shared.get("GraphQLMethodNotAllowed"),
+        spec.shared.get("EnvMethodNotAllowed"),
+    ):
         allow = ", ".join(_answered_methods(spec.path_methods[route_path(response.path)]))
         _require(response, response.headers.get("Allow") == allow, f"Allow should be {allow!r}")
     elif expected is spec.shared["RouterOptions"]:
@@ -208,12 +219,19 @@ def is_v1(raw: str) -> bool:
     return unquote(urlsplit(str(raw)).path).startswith(V1_PREFIX)
 
 
+def is_envelope(raw: str) -> bool:
+    """Whether a request path is under the envelope dialect's prefix."""
+    return unquote(urlsplit(str(raw)).path).startswith(ENVELOPE_PREFIX)
+
+
 def _shared(spec: Contract, name: str, response: WireResponse) -> ExpectedResponse:
     """A rule that holds on every path, in the shape of the dialect the path belongs to."""
     if is_v1(response.path) and name in V1_SHARED:
         return spec.shared[V1_SHARED[name]]
     if unquote(urlsplit(str(response.path)).path).startswith(GRAPHQL_PREFIX) and name in GRAPHQL_SHARED:
         return spec.shared[GRAPHQL_SHARED[name]]
+    if is_envelope(response.path) and name in ENVELOPE_SHARED:
+        return spec.shared[ENVELOPE_SHARED[name]]
     return spec.shared[name]
 
 

@@ -44,8 +44,11 @@ SENT_SECRET_FIELDS = frozenset(
     {"password", "password_confirmation", "current_password", "token", "refresh_token", "challenge_token"}
     | {"password_hash"}  # the v1 dialect's alias of `password` (seed 001's column name), a plain password
     | {"recovery_code", "code"}
+    | {"newPassword", "refreshToken"}  # the envelope dialect's (seed 003) camelCase names
 )
-RECEIVED_SECRET_FIELDS = frozenset({"access_token", "refresh_token", "challenge_token", "secretKey", "token"})
+RECEIVED_SECRET_FIELDS = frozenset(
+    {"access_token", "refresh_token", "challenge_token", "secretKey", "token"} | {"refreshToken"}
+)
 LINK = re.compile(r"https?://\S+")
 
 
