@@ -32,6 +32,8 @@ VALIDATION_FAILED = "Doğrulama hatası"
 
 _ANSWERS: dict[ErrorCode, tuple[int, str, str]] = {
     ErrorCode.INVALID_CREDENTIALS: (401, AUTHENTICATION, BAD_CREDENTIALS),
+    # Only GraphQL ever asks to reveal unknown users; were it raised here, it would look like the above.
+    ErrorCode.USER_NOT_FOUND: (401, AUTHENTICATION, BAD_CREDENTIALS),
     ErrorCode.ACCOUNT_INACTIVE: (403, AUTHORIZATION, "Hesabınız devre dışı bırakılmış"),
     # Seed 003 has no second-factor step: a 2FA account cannot sign in on this wire (README).
     ErrorCode.TWO_FACTOR_REQUIRED: (401, AUTHENTICATION, "Bu hesap için iki adımlı doğrulama gerekiyor"),

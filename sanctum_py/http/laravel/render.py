@@ -31,6 +31,7 @@ LAST_ADMIN_MESSAGES = {
 }
 _FIELD_ERRORS: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.INVALID_CREDENTIALS: ("login", "Invalid credentials."),
+    ErrorCode.USER_NOT_FOUND: ("login", "Invalid credentials."),  # only GraphQL reveals it
     ErrorCode.USER_NOT_FOUND: ("login", "Invalid credentials."),  # never raised on this wire
     ErrorCode.ACCOUNT_INACTIVE: ("login", "This account has been deactivated."),
     ErrorCode.INVALID_RESET_TOKEN: ("email", "This password reset token is invalid."),

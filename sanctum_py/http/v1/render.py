@@ -16,6 +16,7 @@ INVALID_SESSION = "Oturum geçersiz, lütfen tekrar giriş yapın."
 
 _ANSWERS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.INVALID_CREDENTIALS: (401, "Kullanıcı adı veya şifre hatalı."),
+    ErrorCode.USER_NOT_FOUND: (401, "Kullanıcı adı veya şifre hatalı."),  # only GraphQL reveals it
     ErrorCode.USER_NOT_FOUND: (401, "Kullanıcı adı veya şifre hatalı."),  # never raised on this wire
     ErrorCode.ACCOUNT_INACTIVE: (403, "Hesabınız devre dışı bırakılmış."),
     ErrorCode.INVALID_TWO_FACTOR_CODE: (401, "Doğrulama kodu geçersiz."),
