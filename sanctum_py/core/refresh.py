@@ -59,6 +59,10 @@ def invalid_refresh_token() -> AuthError:
     return AuthError(ErrorCode.INVALID_REFRESH_TOKEN)
 
 
+# Non-rotating refreshes (renew) per family per REFRESH_THROTTLE_SECONDS.
+RENEWALS_PER_WINDOW = 6
+
+
 @dataclass
 class RefreshTokens:
     tokens: AccessTokens
@@ -315,7 +319,9 @@ class RefreshTokens:
         """A new access token for the same session, the refresh token staying valid: for clients that
         never receive a new refresh token (seed 003). The row is re-pointed at the new access token and the
         previous one is revoked, so a logout with the newest token still ends the family, and a family
-        never has more than one live access token. The per-family throttle applies as to rotation. A token
+        never has more than one live access token. Throttled per family like rotation, but with a budget of
+        RENEWALS_PER_WINDOW per REFRESH_THROTTLE_SECONDS: such a client cannot swap its refresh token for a
+        fresh one, so two refreshes in a row (two tabs, a retry) must both work; a loop still stops. A token
         already spent by rotation (another dialect's refresh) takes the rotation's path: the grace handoff,
         else reuse detection."""
         row = await self._find(presented)
@@ -327,11 +333,12 @@ class RefreshTokens:
             raise invalid_refresh_token()
         if row.used_at is not None:
             return await self._replayed(row, user)
-        retry_after = await self._throttled(row.family)
-        if retry_after is not None:
-            raise throttled(1, retry_after)
         if self.throttle_seconds > 0:
-            await self.limiter.hit(_throttle_key(row.family), self.throttle_seconds)
+            key = _renew_key(row.family)
+            retry_after = await self.limiter.blocked_for(key, RENEWALS_PER_WINDOW)
+            if retry_after is not None:
+                raise throttled(RENEWALS_PER_WINDOW, retry_after)
+            await self.limiter.hit(key, self.throttle_seconds)
         abilities = decode_abilities(row.abilities) if row.abilities is not None else None
         access_lifetime = timedelta(minutes=self.access_minutes)
         access = await self.tokens.issue(
@@ -464,6 +471,10 @@ _CREATE_COLUMNS = (
 
 def _throttle_key(family: str) -> str:
     return f"refresh:{family}"
+
+
+def _renew_key(family: str) -> str:
+    return f"refresh-renew:{family}"
 
 
 def _lifetime(parent: RefreshToken, default_days: int) -> timedelta:

@@ -56,9 +56,6 @@ def test_the_seeds_fetch_and_axios_snippets_work_unchanged(
         "APP_KEY": TEST_APP_KEY,
         "BCRYPT_ROUNDS": "4",
         "DATABASE_URL": f"sqlite://{directory / 'seed003.sqlite'}",
-        # The seed's client refreshes whenever it likes; the default 30 s throttle would refuse its second
-        # refresh in this test's same second (test_auth.py checks the throttle itself).
-        "REFRESH_THROTTLE_SECONDS": "0",
         "MAIL_DRIVER": "file",
         "MAIL_FILE_PATH": str(directory / "mail"),
         "LOG_LEVEL": "WARNING",
