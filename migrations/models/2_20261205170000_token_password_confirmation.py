@@ -7,6 +7,8 @@ inserts, so it never sees it), added only when missing.
 
 from tortoise import BaseDBAsyncClient
 
+from sanctum_py.db.schema_changes import add_column_if_missing
+
 RUN_IN_TRANSACTION = False  # MySQL cannot roll DDL back; the step below checks before it acts
 
 TABLE = "personal_access_tokens"
@@ -18,29 +20,8 @@ TYPES = {
 }
 
 
-async def _columns(db: BaseDBAsyncClient, dialect: str) -> set[str]:
-    if dialect == "sqlite":
-        return {row["name"] for row in await db.execute_query_dict(f'PRAGMA table_info("{TABLE}")')}
-    if dialect == "postgres":
-        rows = await db.execute_query_dict(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = $1",
-            [TABLE],
-        )
-        return {row["column_name"] for row in rows}
-    rows = await db.execute_query_dict(
-        "SELECT column_name AS name FROM information_schema.columns "
-        "WHERE table_schema = database() AND table_name = %s",
-        [TABLE],
-    )
-    return {row["name"] for row in rows}
-
-
 async def upgrade(db: BaseDBAsyncClient) -> str:
-    dialect = db.capabilities.dialect
-    if COLUMN not in await _columns(db, dialect):
-        quote = "`" if dialect == "mysql" else '"'
-        await db.execute_script(f"ALTER TABLE {quote}{TABLE}{quote} ADD COLUMN {quote}{COLUMN}{quote} {TYPES[dialect]}")
+    await add_column_if_missing(db, TABLE, COLUMN, TYPES)
     return "SELECT 1"
 
 

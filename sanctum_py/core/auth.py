@@ -62,11 +62,15 @@ class AuthService:
         role: str = "user",
         session: SessionKind | None,
         check_taken: bool = False,
+        granted_by: str | None = None,
     ) -> Registered:
-        """A new account, signed in with `session` (None: not signed in). The role is the caller's to
-        check: a dialect gives a role other than "user" only to an admin's request. With `check_taken`
-        (wires whose validation does not look), IDENTIFIER_TAKEN when the username or email is already
-        someone's login, compared as logins are; the unique indexes decide a race either way."""
+        """A new account, signed in with `session` (None: not signed in). A role other than "user" is
+        given only when `granted_by`, the bearer value presented with the request, is an admin's token
+        carrying the `admin` ability (or `*`); anyone else is ROLE_NOT_ALLOWED, a bad token included.
+        With `check_taken` (wires whose validation does not look), IDENTIFIER_TAKEN when the username or
+        email is already someone's login, compared as logins are; the unique indexes decide a race."""
+        if role != "user":
+            await self._require_admin(granted_by)
         if check_taken:
             taken = [
                 column
@@ -80,6 +84,13 @@ class AuthService:
             return Registered(user, None)
         started = await self.sessions.start(user, kind=session, name=self.token_name, abilities=None, remember=False)
         return Registered(user, started)
+
+    async def _require_admin(self, presented: str | None) -> None:
+        verified = await self.tokens.authenticate(presented)
+        if verified is None or verified.user.role != "admin":
+            raise AuthError(ErrorCode.ROLE_NOT_ALLOWED)
+        if "*" not in verified.abilities and "admin" not in verified.abilities:
+            raise AuthError(ErrorCode.ROLE_NOT_ALLOWED)
 
     async def update_account(self, user_id: int, *, role: str | None, is_active: bool | None) -> User:
         """An admin's change of role or active flag, effective before it is answered: cached tokens of the

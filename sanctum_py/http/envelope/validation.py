@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sanctum_py.http.kernel.text import has_surrogates
 from sanctum_py.http.laravel.validation import is_rfc_email
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -79,7 +80,7 @@ def _check(value: Any, field: Field) -> FieldError | None:
         return None if isinstance(value, bool) else broken("INVALID_TYPE", f"{name} true veya false olmalıdır")
     if not isinstance(value, str):
         return broken("INVALID_TYPE", f"{name} metin olmalıdır")
-    if "\x00" in value or _has_surrogates(value):
+    if "\x00" in value or has_surrogates(value):
         return broken("INVALID_FORMAT", f"{name} geçersiz karakterler içeriyor")
     if field.email and not is_rfc_email(value):
         return broken("INVALID_FORMAT", f"{name} geçerli bir e-posta adresi olmalıdır")
@@ -94,11 +95,3 @@ def _check(value: Any, field: Field) -> FieldError | None:
     if field.max_bytes is not None and len(value.encode("utf-8")) > field.max_bytes:
         return broken("TOO_LONG", f"{name} en fazla {field.max_bytes} bayt olabilir")
     return None
-
-
-def _has_surrogates(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False

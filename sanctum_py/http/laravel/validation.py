@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from sanctum_py.http.kernel.text import has_surrogates
 from sanctum_py.http.laravel.input import PHP_TRIM
 
 MESSAGE = "The given data was invalid."
@@ -77,17 +78,9 @@ class CleanText(Rule):
     def message(self, attribute: str, value: Any) -> str | None:
         if not isinstance(value, str):
             return None
-        if "\0" in value or _has_surrogates(value):
+        if "\0" in value or has_surrogates(value):
             return f"The {display_name(attribute)} contains invalid characters."
         return None
-
-
-def _has_surrogates(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _size(value: Any) -> tuple[int, str]:
@@ -331,5 +324,5 @@ def _bound_value(value: Any) -> str | None:
             return "1" if item else ""
         text = item if isinstance(item, str) else php_string(item)
         # NUL or invalid UTF-8 is in no stored row, and would make the database reject the query
-        return None if "\0" in text or _has_surrogates(text) else text
+        return None if "\0" in text or has_surrogates(text) else text
     return None

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sanctum_py.http.kernel.text import has_surrogates
 from sanctum_py.http.laravel.validation import is_rfc_email
 
 
@@ -59,7 +60,7 @@ def _check(name: str, value: Any, field: Field) -> str | None:
         return _check_integer(name, value, field)
     if not isinstance(value, str):
         return f"{name} metin olmalıdır."
-    if "\x00" in value or _has_surrogates(value):
+    if "\x00" in value or has_surrogates(value):
         return f"{name} geçersiz karakterler içeriyor."
     if field.email and not is_rfc_email(value):
         return f"{name} geçerli bir e-posta adresi olmalıdır."
@@ -82,11 +83,3 @@ def _check_integer(name: str, value: Any, field: Field) -> str | None:
     if field.one_of and int(value) not in field.one_of:
         return f"{name} geçerli bir rol olmalıdır."
     return None
-
-
-def _has_surrogates(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
