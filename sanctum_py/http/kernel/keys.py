@@ -36,8 +36,10 @@ class RoutePolicy:
 
     authenticated: bool = False
     throttle: str | None = "api"
-    # The named limiter's budget per minute; None = API_RATE_LIMIT (`throttle:6,1` -> "verification", 6).
-    throttle_per_minute: int | None = None
+    # The named limiter's budget: `throttle_limit` requests per `throttle_decay_seconds` (Laravel's
+    # `throttle:6,1` is 6 per 60 s; "1 per 30 s" is 1 and 30). No limit: API_RATE_LIMIT a minute.
+    throttle_limit: int | None = None
+    throttle_decay_seconds: int = 60
     # Sanctum's `abilities:` middleware: the token must carry every one of these (or "*").
     abilities: tuple[str, ...] = ()
     # Only users with one of these roles pass (403 "This action is unauthorized." otherwise).

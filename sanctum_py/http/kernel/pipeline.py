@@ -21,8 +21,6 @@ from sanctum_py.http.kernel.client_ip import client_ip
 from sanctum_py.http.kernel.keys import AUTH, Dialect, Handler, RoutePolicy
 from sanctum_py.wiring import Services
 
-API_DECAY_SECONDS = 60
-
 
 async def run_route(
     request: web.Request, handler: Handler, policy: RoutePolicy | None, dialect: Dialect, services: Services
@@ -108,12 +106,13 @@ async def _throttle(
         if verified is not None
         else f"ip:{client_ip(request, tuple(settings.trusted_proxies))}"
     )
-    limit = policy.throttle_per_minute or settings.api_rate_limit
+    limit = policy.throttle_limit or settings.api_rate_limit
+    decay = policy.throttle_decay_seconds
     limiter = services.limiter
     if type(limiter) is MemoryRateLimiter:  # one process, no Redis: no await needed on every request
-        attempt = limiter.attempt_now(f"{policy.throttle}:{who}", limit, API_DECAY_SECONDS)
+        attempt = limiter.attempt_now(f"{policy.throttle}:{who}", limit, decay)
     else:
-        attempt = await limiter.attempt(f"{policy.throttle}:{who}", limit, API_DECAY_SECONDS)
+        attempt = await limiter.attempt(f"{policy.throttle}:{who}", limit, decay)
     if not attempt.allowed:
         raise throttled(attempt.max_attempts, attempt.retry_after)
     return attempt

@@ -25,7 +25,7 @@ ADMIN = RoutePolicy(authenticated=True, abilities=("admin",), roles=("admin",))
 # Reachable before the email is verified (REQUIRE_VERIFIED_EMAIL): signing out, and verifying itself.
 SIGNED_IN_UNVERIFIED = RoutePolicy(authenticated=True, allow_unverified=True)
 # Fortify's `throttle:6,1` on both verification routes: one bucket of 6 a minute per user.
-VERIFICATION = RoutePolicy(authenticated=True, throttle="verification", throttle_per_minute=6, allow_unverified=True)
+VERIFICATION = RoutePolicy(authenticated=True, throttle="verification", throttle_limit=6, allow_unverified=True)
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/register", auth.register, PUBLIC),
