@@ -194,11 +194,14 @@ async def test_the_confirmation_belongs_to_the_token(make_client: ClientFactory)
 
 
 async def test_the_confirmation_expires(make_client: ClientFactory) -> None:
-    client, token = await start(make_client, password_timeout=1)
+    # Stored at second precision, as Laravel's time(): right after confirming, up to 1 s may already
+    # count as elapsed (a second boundary between the two requests), so the timeout is 2 s; after 3.1 s at
+    # least 3 s count, always past it.
+    client, token = await start(make_client, password_timeout=2)
     assert (await confirm_password(client, token)).status == 201
     assert (await call(client, token, "GET", QR)).status == 200
     assert await status(client, token) == {"confirmed": True}
-    await asyncio.sleep(2.1)  # stored at second precision, as Laravel's time(): 2 s is always past 1 s
+    await asyncio.sleep(3.1)
     assert (await call(client, token, "GET", QR)).body == CONFIRMATION_REQUIRED
     assert await status(client, token) == {"confirmed": False}
     assert (await confirm_password(client, token)).status == 201
