@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> web.Application:
     mount(app, dialects, metrics)
     setup_metrics(app, metrics)
     app.cleanup_ctx.append(_database)
+    app.on_startup.append(_listen_for_revocations)
     app.on_cleanup.append(_close_services)
     return app
 
@@ -47,6 +48,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[SERVICES].outbox.drain()  # jobs after the answer (reset links, mail) still need the database
     await app[SERVICES].tokens.drain()
     await close_database()
+
+
+async def _listen_for_revocations(app: web.Application) -> None:
+    """Serving processes hear other processes' revocations (with Redis); scripts and the CLI need not."""
+    app[SERVICES].tokens.invalidation.start()
 
 
 async def _close_services(app: web.Application) -> None:

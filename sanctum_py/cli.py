@@ -95,12 +95,15 @@ def _migrate(settings: Settings) -> int:
 def _prune(settings: Settings, hours: int) -> int:
     from sanctum_py.core.pruning import prune_expired
     from sanctum_py.db.setup import close_database, init_database
+    from sanctum_py.wiring import build_services
 
     async def run() -> int:
         await init_database(settings.database_url)
+        services = build_services(settings)  # with Redis, serving processes hear which tokens went
         try:
-            return await prune_expired(hours, settings.sanctum_expiration)
+            return await prune_expired(hours, settings.sanctum_expiration, forget=services.tokens.invalidation.tokens)
         finally:
+            await services.close()
             await close_database()
 
     deleted = asyncio.run(run())
@@ -183,12 +186,19 @@ def _unapplied_migrations(settings: Settings) -> list[str]:
 
 
 def _serve(settings: Settings) -> int:
+    from sanctum_py.db.ownership import DatabaseInUse, claim_database
+
     pending = _unapplied_migrations(settings)
     if pending:
         print(
             f"The database is missing migrations ({', '.join(pending)}): run `python -m sanctum_py migrate` first.",
             file=sys.stderr,
         )
+        return 1
+    try:
+        settings = claim_database(settings).settings  # the lock is held until this process exits
+    except DatabaseInUse as error:
+        print(str(error), file=sys.stderr)
         return 1
     if settings.workers == 1:
         _run_worker(settings)

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from sanctum_py.core.access_tokens import AccessTokens
 from sanctum_py.core.accounts import Accounts
 from sanctum_py.core.auth import AuthService
+from sanctum_py.core.cache_invalidation import CacheInvalidation, LocalInvalidation, RedisInvalidation
 from sanctum_py.core.encrypter import Encrypter
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.hashing import PasswordHasher
@@ -55,6 +56,7 @@ class Services:
     async def close(self) -> None:
         await self.outbox.drain()
         await self.tokens.drain()
+        await self.tokens.invalidation.close()
         await self.refresh.close()
         await self.limiter.close()
         self.hasher.close()
@@ -65,12 +67,14 @@ def build_services(settings: Settings, events: AuthEvents = NO_EVENTS) -> Servic
     limiter = _limiter(settings)
     accounts = Accounts(hasher, case_insensitive=settings.case_insensitive_identifiers)
     encrypter = Encrypter(settings.app_key_bytes)
+    cache = TokenCache(ttl=settings.token_cache_seconds if token_cache_enabled(settings) else 0)
     tokens = AccessTokens(
         tokenable_type=settings.tokenable_type,
         prefix=settings.sanctum_token_prefix,
         expiration_minutes=settings.sanctum_expiration,
         last_used_interval=settings.last_used_write_interval,
-        cache=TokenCache(ttl=settings.token_cache_seconds if token_cache_enabled(settings) else 0),
+        cache=cache,
+        invalidation=_invalidation(settings, cache),
         events=events,
         jwt=JwtCodec(settings.app_key_bytes, algorithm=settings.jwt_algorithm, private_key=settings.jwt_private_key),
     )
@@ -102,7 +106,7 @@ def build_services(settings: Settings, events: AuthEvents = NO_EVENTS) -> Servic
         window=settings.two_factor_window,
         challenge_seconds=settings.two_factor_challenge_seconds,
         max_attempts=settings.two_factor_challenge_attempts,
-        cache=tokens.cache,
+        tokens=tokens,
         limiter=limiter,
         max_failures_per_hour=settings.login_max_failures_per_hour,
         events=events,
@@ -191,7 +195,17 @@ def _limiter(settings: Settings) -> RateLimiter:
 
 
 def token_cache_enabled(settings: Settings) -> bool:
-    """`auto` caches only where a revocation can reach every cache: one process, no shared state."""
+    """`auto` caches only where every revocation reaches every cache: with Redis (which carries them to
+    every process), or in the one process serving a SQLite file (which `serve` makes sure of: see
+    db/ownership.py). Never on PostgreSQL or MariaDB without Redis: other nodes may share them."""
     if settings.token_cache == "auto":
-        return settings.workers == 1 and not settings.redis_url
+        return bool(settings.redis_url) or (settings.is_sqlite and settings.workers == 1)
     return settings.token_cache == "on"
+
+
+def _invalidation(settings: Settings, cache: TokenCache) -> CacheInvalidation:
+    """With Redis, revocations are published to every process, whether this one caches or not (others may);
+    without it they only need to reach this process."""
+    if settings.redis_url:
+        return RedisInvalidation(cache, settings.redis_url, channel=f"{settings.redis_prefix}token-cache")
+    return LocalInvalidation(cache)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sanctum_py.core.cache_invalidation import CacheInvalidation, LocalInvalidation
 from sanctum_py.core.errors import ErrorCode
 from sanctum_py.core.events import NO_EVENTS, AuthEvents
 from sanctum_py.core.jwt_tokens import JwtCodec, JwtType, looks_like_jwt
@@ -48,6 +49,7 @@ class AccessTokens:
         expiration_minutes: int | None = None,
         last_used_interval: float = 60,
         cache: TokenCache | None = None,
+        invalidation: CacheInvalidation | None = None,
         events: AuthEvents = NO_EVENTS,
         jwt: JwtCodec | None = None,
     ) -> None:
@@ -58,6 +60,8 @@ class AccessTokens:
         self.expiration_minutes = expiration_minutes
         self.last_used_interval = last_used_interval
         self.cache = cache or TokenCache(ttl=0)
+        # Every revocation goes through it: this process's entries and, with Redis, every other's.
+        self.invalidation: CacheInvalidation = invalidation or LocalInvalidation(self.cache)
         self._last_used_written: dict[int, float] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._loading: dict[tuple[int | None, str, int], asyncio.Future[VerifiedToken | None]] = {}
@@ -158,12 +162,12 @@ class AccessTokens:
     def _start_load(self, token_id: int | None, secret: str, token_hash: str) -> asyncio.Future[VerifiedToken | None]:
         """One database lookup per token at a time: concurrent misses share it (no stampede).
 
-        Only while the cache is on, i.e. while every revocation passes through this process: a
-        lookup is shared only by requests that arrived before any revocation since it started
-        (the generation is part of the key). With the cache off, other processes may revoke at any
-        moment, so every request reads the database itself."""
+        Only while the cache is on and trusted, i.e. while every revocation reaches this process: a
+        lookup is shared only by requests that arrived before any revocation since it started (the
+        generation is part of the key). Otherwise another process may revoke at any moment without
+        this one hearing of it, so every request reads the database itself."""
         generation = self.cache.generation
-        if not self.cache.enabled:
+        if not self.cache.enabled or time.monotonic() >= self.cache.trusted_until:
             return asyncio.ensure_future(self._load(token_id, secret, token_hash))
         key = (token_id, token_hash, generation)
         running = self._loading.get(key)
@@ -257,15 +261,22 @@ class AccessTokens:
             log.warning("could not record last_used_at for token %s", token_id, exc_info=True)
 
     async def revoke(self, token_id: int) -> None:
-        self._revoked(await PersonalAccessToken.filter(id=token_id).delete())
-        self.cache.forget_token(token_id)
-        self._last_used_written.pop(token_id, None)
+        await self.revoke_many([token_id])
+
+    async def revoke_many(self, token_ids: list[int]) -> None:
+        """Delete these tokens; answered only once every process's cache has let them go."""
+        if not token_ids:
+            return
+        self._revoked(await PersonalAccessToken.filter(id__in=token_ids).delete())
+        await self.invalidation.tokens(token_ids)
+        for token_id in token_ids:
+            self._last_used_written.pop(token_id, None)
 
     async def revoke_all_for(self, user_id: int) -> None:
         self._revoked(
             await PersonalAccessToken.filter(tokenable_type=self.tokenable_type, tokenable_id=user_id).delete()
         )
-        self.cache.forget_user(user_id)
+        await self.invalidation.user(user_id)
 
     async def revoke_all_except(self, user_id: int, keep_token_id: int) -> int:
         deleted = (
@@ -274,8 +285,13 @@ class AccessTokens:
             .delete()
         )
         self._revoked(deleted)
-        self.cache.forget_user(user_id)
+        await self.invalidation.user(user_id)
         return deleted
+
+    async def user_changed(self, user_id: int) -> None:
+        """The user's row changed (role, activation, password, 2FA, verification): cached copies of it,
+        and what was rendered from them, are dropped in every process before the change is answered."""
+        await self.invalidation.user(user_id)
 
     async def list_for(self, user_id: int) -> list[PersonalAccessToken]:
         return (
@@ -290,7 +306,7 @@ class AccessTokens:
             id=token_id, tokenable_type=self.tokenable_type, tokenable_id=user_id
         ).delete()
         self._revoked(deleted)
-        self.cache.forget_token(token_id)
+        await self.invalidation.tokens([token_id])
         return deleted > 0
 
     def _revoked(self, deleted: int) -> None:

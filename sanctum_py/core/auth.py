@@ -100,7 +100,7 @@ class AuthService:
             raise AuthError(ErrorCode.NOT_FOUND)
         if is_active is False:
             await self._end_sessions(user.id)
-        self.tokens.cache.forget_user(user.id)
+        await self.tokens.user_changed(user.id)
         return user
 
     async def _end_sessions(self, user_id: int) -> None:

@@ -208,7 +208,7 @@ class PasswordResets:
                 await self.refresh.revoke_all_for(user.id)
             await self.tokens.revoke_all_for(user.id)
         else:
-            self.tokens.cache.forget_user(user.id)  # cached copies of the user carry the old row
+            await self.tokens.user_changed(user.id)  # cached copies of the user carry the old row
         self.outbox.run(self._mail_changed(user), "password-changed")
         return ResetStatus.RESET
 

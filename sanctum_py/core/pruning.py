@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -32,9 +33,11 @@ async def prune_expired(
     now: datetime | None = None,
     batch_size: int = BATCH_SIZE,
     pause_ratio: float = PAUSE_RATIO,
+    forget: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> int:
     """Delete tokens expired more than `hours` ago, as `sanctum:prune-expired --hours` (Sanctum 3+):
-    rows whose expires_at passed, and, when a global expiration is set, rows created before it."""
+    rows whose expires_at passed, and, when a global expiration is set, rows created before it. `forget`
+    hears each batch's ids once deleted (every process's token cache drops them: see wiring.py)."""
     now = now or utc_now()
     condition = Q(expires_at__lt=now - timedelta(hours=hours))
     if expiration_minutes:
@@ -56,4 +59,6 @@ async def prune_expired(
             return deleted
         after_id = ids[-1]
         deleted += await PersonalAccessToken.filter(id__in=list(ids)).delete()
+        if forget is not None:
+            await forget(ids)
         await asyncio.sleep((time.monotonic() - started) * pause_ratio)

@@ -395,8 +395,7 @@ class RefreshTokens:
         alive = cast(
             "list[int]", await PersonalAccessToken.filter(id__in=list(set(access_ids))).values_list("id", flat=True)
         )
-        for token_id in alive:
-            await self.tokens.revoke(token_id)
+        await self.tokens.revoke_many(alive)
 
     async def revoke_for_access_token(self, user_id: int, access_token_id: int) -> None:
         """Logout: the session the access token belongs to ends, its refresh token included."""

@@ -1,15 +1,19 @@
 """A per-process cache of verified tokens, so `/api/me` does not run SQL on every request.
 
-An entry is trusted for at most `ttl` seconds and never past the token's own expiry. Revocations made
-through this process (logout, password reset, deactivation) drop entries before they are answered.
-The cache is only switched on where that is enough to be exact: a single process without shared
-state (see `Settings.token_cache`); several workers need the Redis-coordinated invalidation.
+An entry is trusted for at most `ttl` seconds and never past the token's own expiry. Every revocation
+drops entries before it is answered: in this process directly, in the others through Redis (see
+core/cache_invalidation.py). The cache as a whole is trusted only while `trusted_until` lies ahead:
+forever where one process owns the database, and only while the Redis subscription is known to be
+live where several processes share it (the subscriber keeps pushing `trusted_until` forward with each
+heartbeat). Untrusted, it answers nothing and stores nothing: every request reads the database.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,6 +44,8 @@ class TokenCache:
         # Bumped by every revocation: an entry loaded from the database before a revocation must not
         # be cached after it, or a token revoked mid-lookup would live on for `ttl` seconds.
         self.generation = 0
+        # Monotonic time until which entries may be answered (see the module docstring).
+        self.trusted_until = math.inf
 
     @property
     def enabled(self) -> bool:
@@ -49,7 +55,11 @@ class TokenCache:
         entry = self._by_hash.get(token_hash)
         if entry is None:
             return None
-        if (time.monotonic() if now is None else now) - entry.cached_at > self.ttl:
+        if now is None:
+            now = time.monotonic()
+        if now >= self.trusted_until:
+            return None
+        if now - entry.cached_at > self.ttl:
             self._drop(token_hash)
             return None
         return entry
@@ -59,7 +69,7 @@ class TokenCache:
         return now - entry.cached_at > self.ttl * 0.75
 
     def put(self, entry: VerifiedToken, loaded_at_generation: int) -> None:
-        if not self.enabled or loaded_at_generation != self.generation:
+        if not self.enabled or loaded_at_generation != self.generation or entry.cached_at >= self.trusted_until:
             return
         self._drop(entry.token_hash)  # a reload goes in last: the map stays in load order
         self._drop_lapsed(entry.cached_at)
@@ -88,10 +98,25 @@ class TokenCache:
         if token_hash is not None:
             self._drop(token_hash)
 
+    def forget_tokens(self, token_ids: Iterable[int]) -> None:
+        self.generation += 1
+        for token_id in token_ids:
+            token_hash = self._hash_by_token_id.get(token_id)
+            if token_hash is not None:
+                self._drop(token_hash)
+
     def forget_user(self, user_id: int) -> None:
         self.generation += 1
         for token_hash in list(self._hashes_by_user.get(user_id, ())):
             self._drop(token_hash)
+
+    def distrust(self) -> None:
+        """Stop answering from the cache, and drop what it holds: invalidations may have been missed."""
+        self.trusted_until = -math.inf
+        self.clear()
+
+    def trust_until(self, deadline: float) -> None:
+        self.trusted_until = deadline
 
     def clear(self) -> None:
         self.generation += 1

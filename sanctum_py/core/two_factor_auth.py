@@ -32,6 +32,7 @@ from typing import Protocol
 from tortoise.expressions import F, Q
 
 from sanctum_py.core import two_factor
+from sanctum_py.core.access_tokens import AccessTokens
 from sanctum_py.core.encrypter import DecryptException, Encrypter
 from sanctum_py.core.errors import AuthError, ErrorCode, throttled
 from sanctum_py.core.events import NO_EVENTS, AuthEvents, LoginOutcome
@@ -45,7 +46,6 @@ from sanctum_py.core.login import (
     known_address_key,
 )
 from sanctum_py.core.ratelimit import RateLimiter
-from sanctum_py.core.token_cache import TokenCache
 from sanctum_py.core.tokens import hash_secret, random_string
 from sanctum_py.db.fields import utc_now
 from sanctum_py.db.models import TwoFactorChallenge, User, decode_abilities
@@ -103,7 +103,7 @@ class TwoFactorAuth:
         window: int = two_factor.DEFAULT_WINDOW,
         challenge_seconds: int = 300,
         max_attempts: int = 5,
-        cache: TokenCache | None = None,
+        tokens: AccessTokens | None = None,
         limiter: RateLimiter | None = None,
         max_failures_per_hour: int = 100,
         clock: Callable[[], float] = time.time,
@@ -115,7 +115,7 @@ class TwoFactorAuth:
         self.window = window
         self.challenge_seconds = challenge_seconds
         self.max_attempts = max_attempts
-        self.cache = cache
+        self.tokens = tokens
         self.limiter = limiter
         self.max_failures_per_hour = max_failures_per_hour
         self.clock = clock  # unix time the TOTP checks use
@@ -142,7 +142,7 @@ class TwoFactorAuth:
             two_factor_last_timestep=None,
             updated_at=utc_now(),
         )
-        self._changed(user_id)
+        await self._changed(user_id)
 
     async def confirm(self, user_id: int, code: object) -> None:
         """ConfirmTwoFactorAuthentication: a valid code for the stored secret sets two_factor_confirmed_at."""
@@ -155,7 +155,7 @@ class TwoFactorAuth:
         )
         if not confirmed:  # disabled or re-enabled while the code was being checked
             raise invalid_code()
-        self._changed(user_id)
+        await self._changed(user_id)
 
     async def disable(self, user_id: int) -> None:
         """DisableTwoFactorAuthentication (with Fortify's `confirm` option): every 2FA column back to NULL."""
@@ -166,7 +166,7 @@ class TwoFactorAuth:
             two_factor_last_timestep=None,
             updated_at=utc_now(),
         )
-        self._changed(user_id)
+        await self._changed(user_id)
 
     async def qr_code(self, user_id: int) -> QrCode | None:
         """TwoFactorQrCodeController: None when no secret. The holder is the email (Fortify::username())."""
@@ -196,7 +196,7 @@ class TwoFactorAuth:
         await User.filter(id=user_id, two_factor_secret__isnull=False).update(
             two_factor_recovery_codes=self.encrypter.encrypt(codes), updated_at=utc_now()
         )
-        self._changed(user_id)
+        await self._changed(user_id)
 
     # --- the login challenge (LoginFlow's ChallengeIssuer) -----------------------------------------
 
@@ -367,7 +367,7 @@ class TwoFactorAuth:
             )
             if won == 1:
                 user.two_factor_recovery_codes, user.updated_at = replaced, now
-                self._changed(user.id)
+                await self._changed(user.id)
                 return True
             current = await User.get_or_none(id=user.id)
         return False
@@ -382,7 +382,7 @@ class TwoFactorAuth:
             log.error("user %s: a two-factor column does not decrypt with APP_KEY", user.id)
             return None
 
-    def _changed(self, user_id: int) -> None:
-        """Cached verified tokens hold the user row (and /api/me its updated_at): drop them."""
-        if self.cache is not None:
-            self.cache.forget_user(user_id)
+    async def _changed(self, user_id: int) -> None:
+        """Cached verified tokens hold the user row (and /api/me its updated_at): drop them everywhere."""
+        if self.tokens is not None:
+            await self.tokens.user_changed(user_id)

@@ -110,7 +110,7 @@ class EmailVerification:
             return False
         now = utc_now()
         changed = await User.filter(id=user.id, email_verified_at=None).update(email_verified_at=now, updated_at=now)
-        self.tokens.cache.forget_user(user.id)
+        await self.tokens.user_changed(user.id)
         if changed:
             user.email_verified_at = now
             user.updated_at = now
