@@ -4,12 +4,16 @@ It does no routing policy, no authentication, no database: only what aiohttp its
 request and write a small JSON response. /api/me's throughput is reported as a fraction of this one,
 measured in the same run, so the figure says how much the service adds on top of aiohttp.
 
-    .venv/bin/python bench/bare_server.py --port 8100 [--body-file me.json]
+    .venv/bin/python bench/bare_server.py --port 8100 [--body-file me.json] [--workers 2]
+
+With --workers N, N processes share the port with SO_REUSEPORT, as `serve --workers N` does: the
+baseline for the service's own N workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,11 +45,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--body-file", type=Path, help="response body (default: a fixed user object)")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the port (default 1)")
     args = parser.parse_args(argv)
     body = args.body_file.read_bytes() if args.body_file else FIXED_USER_BODY
-    # access_log=None as the service runs it: logging each request would be measured, not aiohttp.
-    web.run_app(create_app(body), host=args.host, port=args.port, access_log=None, print=None)
+    if args.workers == 1:
+        serve(body, args.host, args.port, reuse_port=False)
+        return 0
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=serve, args=(body, args.host, args.port, True)) for _ in range(args.workers)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     return 0
+
+
+def serve(body: bytes, host: str, port: int, reuse_port: bool) -> None:
+    # access_log=None as the service runs it: logging each request would be measured, not aiohttp.
+    web.run_app(create_app(body), host=host, port=port, access_log=None, print=None, reuse_port=reuse_port)
 
 
 if __name__ == "__main__":

@@ -88,3 +88,36 @@ async def test_a_mark_is_remembered_until_cleared(limiter: RateLimiter) -> None:
     assert not await limiter.is_marked("login-known:2|10.0.0.1")
     await limiter.clear("login-known:1|10.0.0.1")
     assert not await limiter.is_marked("login-known:1|10.0.0.1")
+
+
+async def test_large_budgets_are_leased_and_never_overspent_across_processes() -> None:
+    """Two limiters on one Redis key stand for two processes: a budget of 640 is reserved 10 at a time,
+    so most attempts cost no round trip, yet together they admit exactly 640 and refuse the rest."""
+    prefix = f"sanctum_test:{secrets.token_hex(6)}:"
+    first, second = (RedisRateLimiter(Redis.from_url(REDIS_URL), prefix=prefix) for _ in range(2))
+    try:
+        results = []
+        for n in range(800):
+            results.append(await (first if n % 3 else second).attempt("api:user:1", 640, 60))
+        assert sum(r.allowed for r in results) == 640
+        assert results[0].remaining == 639  # the lease's first hit counts as one, not ten
+        reader = Redis.from_url(REDIS_URL)
+        stored = await reader.get(first.storage_key("api:user:1"))
+        await reader.aclose()
+        assert int(stored or 0) == 640  # every admitted hit was reserved in Redis first
+        assert not results[-1].allowed and 58 <= results[-1].retry_after <= 60
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_small_budgets_stay_exact_per_hit() -> None:
+    """Login-sized budgets (under 128) are counted in Redis on every attempt, as Laravel does."""
+    prefix = f"sanctum_test:{secrets.token_hex(6)}:"
+    first, second = (RedisRateLimiter(Redis.from_url(REDIS_URL), prefix=prefix) for _ in range(2))
+    try:
+        assert [(await first.attempt("k", 60, 60)).remaining for _ in range(3)] == [59, 58, 57]
+        assert (await second.attempt("k", 60, 60)).remaining == 56
+    finally:
+        await first.close()
+        await second.close()
