@@ -134,7 +134,11 @@ def measure(label: str, url: str, script: Path, connections: int, duration: int)
 
 
 def start_service(workdir: Path, database_url: str, options: Options, kind: str) -> Server:
-    return start_sanctum(workdir, database_url, options.service_env, kind)
+    # One process owning its database: on SQLite `auto` caches (serve holds the file's lock); on PostgreSQL
+    # auto does not without Redis (other nodes may share it), so this single process says TOKEN_CACHE=on.
+    # With Redis and several workers: bench/workers.py.
+    env = {"TOKEN_CACHE": "on"} if kind == "postgres" else {}
+    return start_sanctum(workdir, database_url, {**env, **options.service_env}, kind)
 
 
 def start_bare(workdir: Path, body: bytes) -> Server:

@@ -45,7 +45,9 @@ from common import (
 from fill import Fill, fill_database
 
 MIN_RATIO = 0.90  # the 1M figure within 10% of the 1k figure
-CACHE_MODES = {"on": "auto", "off": "off"}  # label -> TOKEN_CACHE (auto = on for one worker without Redis)
+# label -> TOKEN_CACHE. `on`, not `auto`: without Redis, auto caches only on SQLite (a shared PostgreSQL may
+# have other nodes); this one process owns its database, as `on` asserts.
+CACHE_MODES = {"on": "on", "off": "off"}
 TOKENS_PER_USER = 10
 
 
