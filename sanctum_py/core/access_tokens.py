@@ -115,7 +115,23 @@ class AccessTokens:
 
     async def authenticate(self, presented: str | None) -> VerifiedToken | None:
         """The user and token behind a bearer value, or None for anything that must be a 401."""
-        if presented is None:
+        cached = self.cached(presented)
+        if cached is not None:
+            return cached
+        parsed = parse_token(presented) if presented is not None else None
+        if parsed is None:
+            return None
+        token_hash = hash_secret(parsed.secret)
+        verified = await asyncio.shield(self._start_load(parsed.token_id, parsed.secret, token_hash))
+        if verified is None:
+            return None
+        self._touch(verified, time.monotonic())
+        return verified
+
+    def cached(self, presented: str | None) -> VerifiedToken | None:
+        """`authenticate`'s answer when the cache holds it, without a coroutine (the request path of a
+        busy token); None means: ask `authenticate`."""
+        if presented is None or not self.cache.enabled:
             return None
         parsed = parse_token(presented)
         if parsed is None:
@@ -123,21 +139,17 @@ class AccessTokens:
         token_hash = hash_secret(parsed.secret)
         now = time.monotonic()
         cached = self.cache.get(token_hash, now)
-        if cached is not None and (parsed.token_id is None or parsed.token_id == cached.token_id):
-            if cached.expires_at is not None and self._expired(cached.expires_at):
-                self.cache.forget_token(cached.token_id)
-                return None
-            if self.cache.is_aging(cached, now):
-                # Reload before the entry lapses, so a busy token never makes every in-flight request
-                # miss at once; the answer stays the cached one until the reload lands.
-                self._start_load(parsed.token_id, parsed.secret, token_hash)
-            self._touch(cached, now)
-            return cached
-        verified = await asyncio.shield(self._start_load(parsed.token_id, parsed.secret, token_hash))
-        if verified is None:
+        if cached is None or (parsed.token_id is not None and parsed.token_id != cached.token_id):
             return None
-        self._touch(verified, time.monotonic())
-        return verified
+        if cached.expires_at is not None and self._expired(cached.expires_at):
+            self.cache.forget_token(cached.token_id)
+            return None
+        if self.cache.is_aging(cached, now):
+            # Reload before the entry lapses, so a busy token never makes every in-flight request
+            # miss at once; the answer stays the cached one until the reload lands.
+            self._start_load(parsed.token_id, parsed.secret, token_hash)
+        self._touch(cached, now)
+        return cached
 
     async def refusal(self, presented: str | None) -> ErrorCode:
         """Why `authenticate` refused this value: TOKEN_EXPIRED for a genuine token whose time is up (a

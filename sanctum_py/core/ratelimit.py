@@ -264,12 +264,9 @@ class RedisRateLimiter:
         throughput (bench/run.py with REDIS_URL)."""
         lease_size = min(max_attempts // LEASE_DIVISOR, LEASE_MAX)
         if lease_size > 1:
-            lease = self._leases.get(key)
-            if lease is not None and lease.left > 0:
-                now = time.monotonic()
-                if now < lease.closes_at:
-                    lease.left -= 1
-                    return Attempt(True, lease.hits - lease.left, max_attempts, math.ceil(lease.closes_at - now))
+            leased = self.attempt_leased(key, max_attempts)
+            if leased is not None:
+                return leased
         if self._skip_redis():
             return self._fallback.attempt_now(key, max_attempts, decay_seconds)
         if lease_size > 1:
@@ -283,6 +280,17 @@ class RedisRateLimiter:
             return self._fallback.attempt_now(key, max_attempts, decay_seconds)
         self._redis_answered()
         return Attempt(bool(allowed), int(hits), max_attempts, math.ceil(int(ms_left) / 1000))
+
+    def attempt_leased(self, key: str, max_attempts: int) -> Attempt | None:
+        """An admitted attempt spent from a lease this process holds, or None: ask `attempt`."""
+        lease = self._leases.get(key)
+        if lease is None or lease.left <= 0:
+            return None
+        now = time.monotonic()
+        if now >= lease.closes_at:
+            return None
+        lease.left -= 1
+        return Attempt(True, lease.hits - lease.left, max_attempts, math.ceil(lease.closes_at - now))
 
     async def _lease(self, key: str, max_attempts: int, decay_seconds: int, size: int) -> Attempt:
         self._sweep_leases()

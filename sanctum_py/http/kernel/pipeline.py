@@ -14,7 +14,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from sanctum_py.core.errors import AuthError, ErrorCode, throttled
-from sanctum_py.core.ratelimit import Attempt, MemoryRateLimiter
+from sanctum_py.core.ratelimit import Attempt, MemoryRateLimiter, RedisRateLimiter
 from sanctum_py.core.token_cache import VerifiedToken
 from sanctum_py.core.tokens import bearer_token
 from sanctum_py.http.kernel.client_ip import client_ip
@@ -58,7 +58,7 @@ async def run_route(
 
 async def _guard(request: web.Request, dialect: Dialect, services: Services) -> VerifiedToken:
     presented = bearer_token(request.headers.get("Authorization"))
-    verified = await services.tokens.authenticate(presented)
+    verified = services.tokens.cached(presented) or await services.tokens.authenticate(presented)
     if verified is not None:
         return verified
     if dialect.explains_expiry:
@@ -109,10 +109,12 @@ async def _throttle(
     limit = policy.throttle_limit or settings.api_rate_limit
     decay = policy.throttle_decay_seconds
     limiter = services.limiter
+    key = f"{policy.throttle}:{who}"
     if type(limiter) is MemoryRateLimiter:  # one process, no Redis: no await needed on every request
-        attempt = limiter.attempt_now(f"{policy.throttle}:{who}", limit, decay)
-    else:
-        attempt = await limiter.attempt(f"{policy.throttle}:{who}", limit, decay)
+        attempt = limiter.attempt_now(key, limit, decay)
+    else:  # with Redis, a hit of a lease already held needs no await either
+        leased = limiter.attempt_leased(key, limit) if type(limiter) is RedisRateLimiter else None
+        attempt = leased or await limiter.attempt(key, limit, decay)
     if not attempt.allowed:
         raise throttled(attempt.max_attempts, attempt.retry_after)
     return attempt
