@@ -90,16 +90,20 @@ class RedisSubscription:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
                 continue
-            delay = RECONNECT_MIN_SECONDS
             dropped = self._dropped
             assert dropped is not None
             try:
                 while not dropped.done():
                     self._beat()
+                    if self._subscribed:
+                        delay = RECONNECT_MIN_SECONDS
                     await asyncio.wait([dropped], timeout=self._heartbeat)
             finally:
                 if self._transport is not None:
                     self._transport.abort()
+            # Connected but never subscribed (a refused AUTH, say): back off as for a refused connection.
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
