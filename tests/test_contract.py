@@ -263,3 +263,24 @@ async def test_routing_level_responses_pass_the_contract(make_client: ClientFact
     token = (await register(client)).json()["access_token"]
     assert (await client.request("HEAD", "/api/me/", headers=bearer(token))).status == 200
     assert (await client.post("/api/logout/", headers=bearer(token))).status == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/nothing%0A", 404),
+        ("POST", "/api/email/verify/1%0A/x", 405),  # the route's {id} takes a newline; the catch-all must too
+        ("OPTIONS", "/api/email/verify/1%0A/x", 200),
+        ("GET", "/api/v1/auth/me%0A", 404),
+        ("PUT", "/api/auth/me%0A", 404),
+        ("GET", "/graphql%0A", 404),
+    ],
+)
+async def test_a_newline_in_the_path_is_answered_by_its_dialect(
+    client: ContractClient, method: str, path: str, status: int
+) -> None:
+    """Found by fuzzing the OPTIONS operations: a decoded %0A escaped the catch-all route (`.*`), and aiohttp
+    answered its own text/plain 404/405 with its version in `Server`. ContractClient checks each shape."""
+    response = await client.request(method, path)
+    assert response.status == status
+    assert response.headers["Server"] == "sanctum_py"
