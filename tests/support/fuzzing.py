@@ -86,7 +86,7 @@ FAILURES_PER_OPERATION = 3  # one bug tends to fail many cases of an operation: 
 # Cases of these operations may revoke the token that sent them.
 TOKEN_KILLERS = frozenset({"logout", "logoutAll", "revokeToken"} | {"v1Logout", "envLogout"})
 # Fortify's `throttle:6,1` on these two, per user and not a setting: rotate to a fresh user before it bites.
-VERIFICATION_OPERATIONS = frozenset({"sendVerificationEmail", "verifyEmail"})
+VERIFICATION_OPERATIONS = frozenset({"sendVerificationEmail", "verifyEmail", "verifyEmailHead"})
 VERIFICATION_BUDGET = 6
 # Run after the other two-factor operations, so those see an enabled setup in forward passes and a
 # disabled one in reversed passes.

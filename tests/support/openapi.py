@@ -5,14 +5,16 @@ The spec is parsed once per process and compiled into one schema validator per d
 pass: the suite calls it on every response it receives.
 
 What is checked, in this order:
-1. the response is allowed at all: a documented status of the documented operation, or one of the
-   rules that hold on every path (`info.description`, schemas under `components.responses`):
-   404 for undocumented paths, 405 + Allow for undocumented methods, 200 + Allow for a router
-   OPTIONS on a documented path, 413 and 400 anywhere, 204 for a CORS preflight under /api/;
-   under /api/v1/ (the v1 dialect) the 404, 405 and 413 are its own `V1NotFound`,
-   `V1MethodNotAllowed` and `V1PayloadTooLarge`;
+1. the response is allowed at all: a documented status of the documented operation (HEAD and
+   OPTIONS are documented operations), or one of the rules that hold on every path
+   (`info.description`; `components.responses` and the root extension `x-responses-on-every-path`):
+   404 for undocumented paths, 405 + Allow for undocumented methods, 413 and 400 anywhere, 204 for a
+   CORS preflight under /api/; under /api/v1/ (the v1 dialect) the 404, 405 and 413 are its own
+   `V1NotFound`, `V1MethodNotAllowed` and `V1PayloadTooLarge` (likewise `Env*` under /api/auth/ and
+   `GraphQL*` under /graphql); a 405 or a router OPTIONS carries the path's methods in `Allow`;
 2. documented headers: required ones present, every present one valid; rate-limit headers only
-   where the response documents them (DESIGN §3: only responses that passed the throttle carry them);
+   where the response documents them (DESIGN §3: only responses that passed the throttle carry them).
+   A HEAD answer is held to the GET's documented response for the same status: same headers;
 3. the body: HEAD answers carry none; otherwise the documented media type and a JSON body that
    matches the schema.
 Any mismatch raises AssertionError naming the request, the status and what is wrong.
@@ -38,6 +40,10 @@ if TYPE_CHECKING:  # contract.py imports this module: a runtime import would be 
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "openapi.yaml"
 OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Documented on (nearly) every path, but never listed in `Allow` by their own documentation: HEAD follows
+# GET, and OPTIONS is answered by the router (or the CORS preflight), as in Laravel.
+IMPLIED_METHODS = frozenset({"HEAD", "OPTIONS"})
+SHARED_EXTENSION = "x-responses-on-every-path"
 # The order Laravel lists methods in a 405's Allow header and message.
 LARAVEL_VERBS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
@@ -85,8 +91,8 @@ class ExpectedResponse:
 @dataclass(frozen=True)
 class Contract:
     operations: dict[tuple[str, str], dict[int, ExpectedResponse]]  # (METHOD, path) -> status -> response
-    path_methods: dict[str, frozenset[str]]  # documented path -> its METHODS
-    shared: dict[str, ExpectedResponse]  # components.responses by name: the rules that hold on every path
+    path_methods: dict[str, frozenset[str]]  # documented path -> its METHODS, HEAD and OPTIONS left out
+    shared: dict[str, ExpectedResponse]  # components.responses and x-responses-on-every-path, by name
 
 
 # --- loading -----------------------------------------------------------------------------------------
@@ -135,23 +141,37 @@ def schema_validator(schema: Mapping[str, Any]) -> OAS30Validator:
 
 @cache
 def contract() -> Contract:
-    spec = resolved_spec()
-    operations: dict[tuple[str, str], dict[int, ExpectedResponse]] = {}
-    path_methods: dict[str, frozenset[str]] = {}
-    for path, item in spec["paths"].items():
-        methods = [method for method in item if method in OPERATION_METHODS]
-        path_methods[path] = frozenset(method.upper() for method in methods)
-        for method in methods:
-            responses = item[method]["responses"]
-            operations[(method.upper(), path)] = {
-                int(status): _compile(f"{method.upper()} {path} {status}", response)
-                for status, response in responses.items()
-            }
+    raw, spec = load_spec(), resolved_spec()
     shared = {
         name: _compile(f"components.responses.{name}", response)
         for name, response in spec["components"]["responses"].items()
     }
+    for name, response in spec[SHARED_EXTENSION].items():
+        shared.setdefault(name, _compile(f"{SHARED_EXTENSION}.{name}", response))
+    operations: dict[tuple[str, str], dict[int, ExpectedResponse]] = {}
+    path_methods: dict[str, frozenset[str]] = {}
+    for path, item in spec["paths"].items():
+        methods = [method for method in item if method in OPERATION_METHODS]
+        path_methods[path] = frozenset(method.upper() for method in methods) - IMPLIED_METHODS
+        for method in methods:
+            responses = raw["paths"][path][method]["responses"]
+            operations[(method.upper(), path)] = {
+                int(status): _shared_or_compiled(shared, f"{method.upper()} {path} {status}", response, spec)
+                for status, response in responses.items()
+            }
     return Contract(operations, path_methods, shared)
+
+
+def _shared_or_compiled(
+    shared: Mapping[str, ExpectedResponse], source: str, response: Mapping[str, Any], spec: Mapping[str, Any]
+) -> ExpectedResponse:
+    """A `$ref` to a shared response is that very object (so `check_response` can tell which rule it is);
+    anything else is compiled on its own."""
+    ref = response.get("$ref", "")
+    prefix = "#/components/responses/"
+    if ref.startswith(prefix):
+        return shared[ref.removeprefix(prefix)]
+    return _compile(source, resolve_refs(response, spec))
 
 
 def _compile(source: str, response: Mapping[str, Any]) -> ExpectedResponse:
@@ -238,8 +258,10 @@ def _shared(spec: Contract, name: str, response: WireResponse) -> ExpectedRespon
 def _expected_response(spec: Contract, response: WireResponse) -> ExpectedResponse:
     method, status = response.method.upper(), response.status
     path = route_path(response.path)
-    operation = spec.operations.get(("GET" if method == "HEAD" else method, path))
+    operation = spec.operations.get((method, path))
     if operation is not None and status in operation:
+        if method == "HEAD":  # documented as "the GET's headers": held to the GET's response itself
+            return spec.operations[("GET", path)].get(status, operation[status])
         return operation[status]
     # Decided before routing: malformed HTTP, an oversized body, a CORS preflight.
     if status == 400:
@@ -257,8 +279,6 @@ def _expected_response(spec: Contract, response: WireResponse) -> ExpectedRespon
         )
         return _shared(spec, "NotFound", response)
     if operation is None:
-        if method == "OPTIONS" and status == 200:
-            return spec.shared["RouterOptions"]
         allowed = ", ".join(sorted(spec.path_methods[path]))
         _require(response, status == 405, f"openapi.yaml documents only {allowed} here, so only 405 is allowed")
         return _shared(spec, "MethodNotAllowed", response)

@@ -29,7 +29,9 @@ from sanctum_py.observability.metrics import Metrics
 from sanctum_py.observability.request_context import CURRENT_REQUEST
 from sanctum_py.wiring import Services
 
-UNMATCHED_PATH = "/{unmatched:.*}"
+# [\s\S], not ".": a path may hold a newline (%0A), and "." would let it fall through to aiohttp's own
+# text/plain 404/405 (with its version in Server) instead of the owning dialect's answer.
+UNMATCHED_PATH = "/{unmatched:[\\s\\S]*}"
 
 
 DialectChooser = Callable[[str], Dialect]
