@@ -8,7 +8,7 @@ What is checked, in this order:
 1. the response is allowed at all: a documented status of the documented operation, or one of the
    rules that hold on every path (`info.description`, schemas under `components.responses`):
    404 for undocumented paths, 405 + Allow for undocumented methods, 200 + Allow for a router
-   OPTIONS on a documented path, 413 and 400 anywhere, 204 for a CORS preflight under /api/;
+   OPTIONS on a documented path, 413 and 400 anywhere, 204 for a CORS preflight on a CORS path;
    under /api/v1/ (the v1 dialect) the 404, 405 and 413 are its own `V1NotFound`,
    `V1MethodNotAllowed` and `V1PayloadTooLarge`;
 2. documented headers: required ones present, every present one valid; rate-limit headers only
@@ -246,7 +246,16 @@ def _expected_response(spec: Contract, response: WireResponse) -> ExpectedRespon
         return spec.shared["BadRequest"]
     if status == 413:
         return _shared(spec, "PayloadTooLarge", response)
-    if method == "OPTIONS" and status == 204 and unquote(urlsplit(str(response.path)).path).startswith("/api/"):
+    # A preflight: anything under /api/, or any other path of CORS_PATHS (/sanctum/token, /graphql, ...),
+    # recognised by the Vary on Access-Control-Request-Method that HandleCors puts on every preflight.
+    if (
+        method == "OPTIONS"
+        and status == 204
+        and (
+            unquote(urlsplit(str(response.path)).path).startswith("/api/")
+            or "Access-Control-Request-Method" in response.headers.get("Vary", "")
+        )
+    ):
         return spec.shared["CorsPreflight"]
     if path not in spec.path_methods:
         _require(
