@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -25,6 +26,25 @@ BATCH_SIZE = 200
 PAUSE_RATIO = 1.0  # pause after each batch for this many times as long as the batch took
 
 
+# Told (scanned, deleted) after each batch: rows found expired so far, and how many of them the deletes
+# removed (fewer when a logout got there first). The CLI draws its progress bar from it.
+ProgressCallback = Callable[[int, int], None]
+
+
+def expired_condition(hours: int, expiration_minutes: int | None, now: datetime) -> Q:
+    """Tokens expired more than `hours` ago, as `sanctum:prune-expired --hours` (Sanctum 3+): rows whose
+    expires_at passed, and, when a global expiration is set, rows created before it."""
+    condition = Q(expires_at__lt=now - timedelta(hours=hours))
+    if expiration_minutes:
+        condition |= Q(created_at__lt=now - timedelta(minutes=expiration_minutes + hours * 60))
+    return condition
+
+
+async def count_expired(hours: int, expiration_minutes: int | None, *, now: datetime | None = None) -> int:
+    """How many tokens prune_expired would delete now (a dry run, or the total of a progress bar)."""
+    return await PersonalAccessToken.filter(expired_condition(hours, expiration_minutes, now or utc_now())).count()
+
+
 async def prune_expired(
     hours: int,
     expiration_minutes: int | None,
@@ -32,14 +52,11 @@ async def prune_expired(
     now: datetime | None = None,
     batch_size: int = BATCH_SIZE,
     pause_ratio: float = PAUSE_RATIO,
+    progress: ProgressCallback | None = None,
 ) -> int:
-    """Delete tokens expired more than `hours` ago, as `sanctum:prune-expired --hours` (Sanctum 3+):
-    rows whose expires_at passed, and, when a global expiration is set, rows created before it."""
-    now = now or utc_now()
-    condition = Q(expires_at__lt=now - timedelta(hours=hours))
-    if expiration_minutes:
-        condition |= Q(created_at__lt=now - timedelta(minutes=expiration_minutes + hours * 60))
-    deleted, after_id = 0, 0
+    """Delete the tokens expired_condition names, batch after batch; the number deleted."""
+    condition = expired_condition(hours, expiration_minutes, now or utc_now())
+    scanned, deleted, after_id = 0, 0, 0
     while True:
         started = time.monotonic()
         # Walk the table by id: rows already looked at (the ones kept) are never scanned again, however
@@ -56,4 +73,7 @@ async def prune_expired(
             return deleted
         after_id = ids[-1]
         deleted += await PersonalAccessToken.filter(id__in=list(ids)).delete()
+        scanned += len(ids)
+        if progress is not None:
+            progress(scanned, deleted)
         await asyncio.sleep((time.monotonic() - started) * pause_ratio)
