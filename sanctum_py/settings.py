@@ -8,7 +8,9 @@ configured apps as they like in one process.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -51,7 +53,24 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="peers whose X-Forwarded-For counts"
     )
-    cors_allowed_origins: str = "*"
+    # CORS: config/cors.php's options under its own names (kernel/cors.py). Lists are comma-separated, or
+    # a JSON array (for regexes that contain commas). Laravel's stock values, except where README says.
+    cors_paths: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["api/*", "sanctum/csrf-cookie", "sanctum/token", "graphql"],
+        description="paths (Request::is patterns, `*` any run) whose responses get CORS headers",
+    )
+    cors_allowed_methods: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    cors_allowed_origins_patterns: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="regexes an Origin may match (searched, as preg_match does)"
+    )
+    cors_allowed_headers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    cors_exposed_headers: Annotated[list[str], NoDecode] = Field(
+        # What a browser script needs to pace itself; Laravel's stock list is empty, so it could not.
+        default_factory=lambda: ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"],
+    )
+    cors_max_age: int | None = Field(0, ge=0, description="seconds a preflight may be cached; empty = no header")
+    cors_supports_credentials: bool = False
 
     # --- Sanctum -----------------------------------------------------------------------------------
     sanctum_token_prefix: str = ""
@@ -136,6 +155,34 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator(
+        "cors_paths",
+        "cors_allowed_methods",
+        "cors_allowed_origins",
+        "cors_allowed_origins_patterns",
+        "cors_allowed_headers",
+        "cors_exposed_headers",
+        mode="before",
+    )
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """A JSON array, or comma-separated text (an empty value is an empty list)."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+
+    @field_validator("cors_allowed_origins_patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"CORS_ALLOWED_ORIGINS_PATTERNS: {pattern!r} is not a regex ({error})") from None
+        return patterns
+
     @field_validator("v1_role_ids", mode="before")
     @classmethod
     def _role_ids(cls, value: object) -> object:
@@ -149,7 +196,13 @@ class Settings(BaseSettings):
         return mapping
 
     @field_validator(
-        "sanctum_expiration", "redis_url", "token_minutes", "metrics_token", "jwt_private_key", mode="before"
+        "sanctum_expiration",
+        "redis_url",
+        "token_minutes",
+        "metrics_token",
+        "jwt_private_key",
+        "cors_max_age",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:

@@ -26,6 +26,25 @@ BATCH_SIZE = 200
 PAUSE_RATIO = 1.0  # pause after each batch for this many times as long as the batch took
 
 
+# Told (scanned, deleted) after each batch: rows found expired so far, and how many of them the deletes
+# removed (fewer when a logout got there first). The CLI draws its progress bar from it.
+ProgressCallback = Callable[[int, int], None]
+
+
+def expired_condition(hours: int, expiration_minutes: int | None, now: datetime) -> Q:
+    """Tokens expired more than `hours` ago, as `sanctum:prune-expired --hours` (Sanctum 3+): rows whose
+    expires_at passed, and, when a global expiration is set, rows created before it."""
+    condition = Q(expires_at__lt=now - timedelta(hours=hours))
+    if expiration_minutes:
+        condition |= Q(created_at__lt=now - timedelta(minutes=expiration_minutes + hours * 60))
+    return condition
+
+
+async def count_expired(hours: int, expiration_minutes: int | None, *, now: datetime | None = None) -> int:
+    """How many tokens prune_expired would delete now (a dry run, or the total of a progress bar)."""
+    return await PersonalAccessToken.filter(expired_condition(hours, expiration_minutes, now or utc_now())).count()
+
+
 async def prune_expired(
     hours: int,
     expiration_minutes: int | None,
@@ -33,16 +52,13 @@ async def prune_expired(
     now: datetime | None = None,
     batch_size: int = BATCH_SIZE,
     pause_ratio: float = PAUSE_RATIO,
+    progress: ProgressCallback | None = None,
     forget: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> int:
-    """Delete tokens expired more than `hours` ago, as `sanctum:prune-expired --hours` (Sanctum 3+):
-    rows whose expires_at passed, and, when a global expiration is set, rows created before it. `forget`
-    hears each batch's ids once deleted (every process's token cache drops them: see wiring.py)."""
-    now = now or utc_now()
-    condition = Q(expires_at__lt=now - timedelta(hours=hours))
-    if expiration_minutes:
-        condition |= Q(created_at__lt=now - timedelta(minutes=expiration_minutes + hours * 60))
-    deleted, after_id = 0, 0
+    """Delete the tokens expired_condition names, batch after batch; the number deleted. `forget` hears
+    each batch's ids once deleted (every process's token cache drops them: see wiring.py)."""
+    condition = expired_condition(hours, expiration_minutes, now or utc_now())
+    scanned, deleted, after_id = 0, 0, 0
     while True:
         started = time.monotonic()
         # Walk the table by id: rows already looked at (the ones kept) are never scanned again, however
@@ -61,4 +77,7 @@ async def prune_expired(
         deleted += await PersonalAccessToken.filter(id__in=list(ids)).delete()
         if forget is not None:
             await forget(ids)
+        scanned += len(ids)
+        if progress is not None:
+            progress(scanned, deleted)
         await asyncio.sleep((time.monotonic() - started) * pause_ratio)

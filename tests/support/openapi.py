@@ -9,7 +9,8 @@ What is checked, in this order:
    OPTIONS are documented operations), or one of the rules that hold on every path
    (`info.description`; `components.responses` and the root extension `x-responses-on-every-path`):
    404 for undocumented paths, 405 + Allow for undocumented methods, 413 and 400 anywhere, 204 for a
-   CORS preflight under /api/; under /api/v1/ (the v1 dialect) the 404, 405 and 413 are its own
+   CORS preflight on a CORS path
+   (`CORS_PATHS`: /api/*, /sanctum/token, /graphql by default); under /api/v1/ (the v1 dialect) the 404, 405 and 413 are its own
    `V1NotFound`, `V1MethodNotAllowed` and `V1PayloadTooLarge` (likewise `Env*` under /api/auth/ and
    `GraphQL*` under /graphql); a 405 or a router OPTIONS carries the path's methods in `Allow`;
 2. documented headers: required ones present, every present one valid; rate-limit headers only
@@ -268,7 +269,16 @@ def _expected_response(spec: Contract, response: WireResponse) -> ExpectedRespon
         return spec.shared["BadRequest"]
     if status == 413:
         return _shared(spec, "PayloadTooLarge", response)
-    if method == "OPTIONS" and status == 204 and unquote(urlsplit(str(response.path)).path).startswith("/api/"):
+    # A preflight: anything under /api/, or any other path of CORS_PATHS (/sanctum/token, /graphql, ...),
+    # recognised by the Vary on Access-Control-Request-Method that HandleCors puts on every preflight.
+    if (
+        method == "OPTIONS"
+        and status == 204
+        and (
+            unquote(urlsplit(str(response.path)).path).startswith("/api/")
+            or "Access-Control-Request-Method" in response.headers.get("Vary", "")
+        )
+    ):
         return spec.shared["CorsPreflight"]
     if path not in spec.path_methods:
         _require(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from sanctum_py.core.errors import AuthError, ErrorCode
-from sanctum_py.http.kernel.cors import cors_for, is_api_path, preflight_response
+from sanctum_py.http.kernel.cors import CorsPolicy
 from sanctum_py.http.kernel.headers import EVERY_RESPONSE_HEADERS, SIGNED_IN_HEADERS
 from sanctum_py.http.kernel.keys import Dialect, Handler, RoutePolicy
 from sanctum_py.http.kernel.pipeline import run_route
@@ -48,8 +48,9 @@ def entry(
     no throttle, for docs, /metrics and unmatched requests), its failures answered by `dialect` (or, for
     the catch-all route, by the dialect that owns the request's path), and timed when metrics are on."""
     settings = services.settings  # fixed for the app's life: read once here, not on every request
-    origins = settings.cors_allowed_origins
-    add_cors_headers = cors_for(origins)
+    cors = CorsPolicy.from_settings(settings)
+    wants_cors = cors.path_matcher()
+    add_cors_headers = cors.actual_headers()
     max_body_bytes = settings.max_body_bytes
     body_timeout = settings.body_timeout
     # Chosen once per route, so a request pays one small dict update (README: "Where we differ").
@@ -59,9 +60,9 @@ def entry(
         # Log records made while serving (and by tasks started meanwhile) carry this request's id.
         context = CURRENT_REQUEST.set(request)
         try:
-            api = is_api_path(request.path)
-            if api:
-                preflight = preflight_response(request, origins)
+            cors_path = wants_cors(request)
+            if cors_path:
+                preflight = cors.preflight(request)
                 if preflight is not None:
                     preflight.headers.update(EVERY_RESPONSE_HEADERS)
                     return preflight
@@ -83,7 +84,7 @@ def entry(
                     response = owner.render(request, error)
                     if response.status == 413:  # a chunked body over the limit: stop reading it
                         _close_unread(request, response)
-            if api:
+            if cors_path:
                 add_cors_headers(request, response)
             response.headers.update(added_headers)
             return response
