@@ -9,10 +9,10 @@ What is checked, in this order:
    OPTIONS are documented operations), or one of the rules that hold on every path
    (`info.description`; `components.responses` and the root extension `x-responses-on-every-path`):
    404 for undocumented paths, 405 + Allow for undocumented methods, 413 and 400 anywhere, 204 for a
-   CORS preflight on a CORS path
-   (`CORS_PATHS`: /api/*, /sanctum/token, /graphql by default); under /api/v1/ (the v1 dialect) the 404, 405 and 413 are its own
-   `V1NotFound`, `V1MethodNotAllowed` and `V1PayloadTooLarge` (likewise `Env*` under /api/auth/ and
-   `GraphQL*` under /graphql); a 405 or a router OPTIONS carries the path's methods in `Allow`;
+   CORS preflight on a CORS path (`CORS_PATHS`: /api/*, /sanctum/token, /graphql by default); under
+   /api/v1/ (the v1 dialect) the 404, 405 and 413 are its own `V1NotFound`, `V1MethodNotAllowed` and
+   `V1PayloadTooLarge` (likewise `Env*` under /api/auth/ and `GraphQL*` under /graphql); a 405 or a
+   router OPTIONS carries the path's methods in `Allow`;
 2. documented headers: required ones present, every present one valid; rate-limit headers only
    where the response documents them (DESIGN §3: only responses that passed the throttle carry them).
    A HEAD answer is held to the GET's documented response for the same status: same headers;
