@@ -1,9 +1,10 @@
 """The gateway wire's routes and its dialects (one per path: each owns only its own path, so an unknown
 path elsewhere stays the Laravel wire's 404).
 
-Forward auth answers every method a proxied request may have: nginx's auth_request subrequest keeps the
-client's method unless `proxy_method` says otherwise, Traefik may send it, and a 405 here would reach the
-client as nginx's 500. It is not rate limited (README: a gateway calls it once per upstream request, and a
+Forward auth answers every method a proxied request may have, alike. nginx 1.22 sends its auth_request
+subrequest as GET whatever the client's method (measured, tests/test_nginx_gateway.py), Traefik sends GET
+with X-Forwarded-Method (or the original method with `forwardBody`), and other gateways differ: a 405 here
+would reach the client as the gateway's 500. It is not rate limited (README: a gateway calls it once per upstream request, and a
 429 would also become nginx's 500); introspection limits failed client authentications itself.
 """
 
