@@ -4,8 +4,9 @@ path elsewhere stays the Laravel wire's 404).
 Forward auth answers every method a proxied request may have, alike. nginx 1.22 sends its auth_request
 subrequest as GET whatever the client's method (measured, tests/test_nginx_gateway.py), Traefik sends GET
 with X-Forwarded-Method (or the original method with `forwardBody`), and other gateways differ: a 405 here
-would reach the client as the gateway's 500. It is not rate limited (README: a gateway calls it once per upstream request, and a
-429 would also become nginx's 500); introspection limits failed client authentications itself.
+would reach the client as the gateway's 500. It is not rate limited (README: a gateway calls it once per
+upstream request, and a 429 would also become nginx's 500); introspection limits failed client
+authentications itself.
 """
 
 from __future__ import annotations
