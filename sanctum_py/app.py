@@ -7,8 +7,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from sanctum_py.core.events import NO_EVENTS
+from sanctum_py.core.gateway_clients import GatewayClients, parse_clients
+from sanctum_py.core.introspection import Introspection
 from sanctum_py.db.setup import close_database, init_database
 from sanctum_py.http.envelope.routes import ENVELOPE, ENVELOPE_ROUTES
+from sanctum_py.http.gateway.handlers import INTROSPECTION as INTROSPECTION_SERVICE
+from sanctum_py.http.gateway.routes import FORWARD, FORWARD_ROUTES, INTROSPECTION, INTROSPECTION_ROUTES
 from sanctum_py.http.graphql.routes import GRAPHQL, GRAPHQL_ROUTES
 from sanctum_py.http.kernel import protocol_errors
 from sanctum_py.http.kernel.keys import SERVICES
@@ -18,7 +22,7 @@ from sanctum_py.http.laravel.routes import LARAVEL, laravel_routes
 from sanctum_py.http.v1.routes import V1, V1_ROUTES
 from sanctum_py.observability.metrics import Metrics
 from sanctum_py.settings import Settings
-from sanctum_py.wiring import build_services
+from sanctum_py.wiring import Services, build_services
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -27,11 +31,14 @@ def create_app(settings: Settings) -> web.Application:
     # No middleware: every route's handler is wrapped at registration instead (http/kernel/entry.py).
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SERVICES] = build_services(settings, events=metrics or NO_EVENTS)
+    app[INTROSPECTION_SERVICE] = _introspection(app[SERVICES])
     dialects = (
         MountedDialect(LARAVEL, laravel_routes()),
         MountedDialect(V1, V1_ROUTES),
         MountedDialect(GRAPHQL, GRAPHQL_ROUTES),
         MountedDialect(ENVELOPE, ENVELOPE_ROUTES),
+        MountedDialect(INTROSPECTION, INTROSPECTION_ROUTES),
+        MountedDialect(FORWARD, FORWARD_ROUTES),
     )
     mount(app, dialects, metrics)
     setup_metrics(app, metrics)
@@ -39,6 +46,16 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(_listen_for_revocations)
     app.on_cleanup.append(_close_services)
     return app
+
+
+def _introspection(services: Services) -> Introspection:
+    """The gateway wire's one service of its own (the rest is the shared guard): built here rather than in
+    wiring.Services because nothing but that wire uses it. A malformed INTROSPECTION_CLIENTS stops startup."""
+    settings = services.settings
+    clients = GatewayClients(
+        parse_clients(settings.introspection_clients), services.limiter, settings.introspection_max_failures
+    )
+    return Introspection(clients, services.tokens)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

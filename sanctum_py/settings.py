@@ -148,6 +148,16 @@ class Settings(BaseSettings):
     mail_from_name: str = "sanctum_py"
     mail_timeout: float = Field(10.0, gt=0, description="seconds per SMTP connect/command")
 
+    # --- gateways and other services (http/gateway) ------------------------------------------------
+    # RFC 7662 introspection clients, `id:sha256:<64 hex>` comma-separated: only the SHA-256 of each client
+    # secret is configured, never the secret. Parsed by core/gateway_clients.py (not here: pydantic would
+    # quote the whole value in its error, and a secret pasted by mistake would land in a log). Empty: no
+    # client, and POST /oauth/introspect answers 404.
+    introspection_clients: str = Field("", description="`client-id:sha256:<hex of sha256(secret)>`, comma-separated")
+    introspection_max_failures: int = Field(
+        10, ge=1, description="failed introspection client authentications a minute per address, then 429"
+    )
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

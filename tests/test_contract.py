@@ -81,7 +81,7 @@ def _is_docs(path: str) -> bool:
 
 def _router_api_routes(app: web.Application) -> set[tuple[str, str]]:
     routes = {(route.method, route.resource.canonical) for route in app.router.routes() if route.resource is not None}
-    served = ("/api/", "/sanctum/", "/up", "/metrics", "/graphql", "/.well-known/")
+    served = ("/api/", "/sanctum/", "/up", "/metrics", "/graphql", "/.well-known/", "/oauth/", "/auth/")
     return {(method, path) for method, path in routes if path.startswith(served) and not _is_docs(path)}
 
 

@@ -21,7 +21,7 @@ import pytest
 from schemathesis import BaseSchema
 
 from tests.conftest import TEST_APP_KEY
-from tests.support.fuzzing import Fuzzer, load_schema
+from tests.support.fuzzing import Fuzzer, introspection_clients_setting, load_schema
 from tests.support.servers import LiveServer, live_server
 
 CI_CASES = 1000
@@ -43,6 +43,8 @@ SETTINGS = {
     "MAIL_DRIVER": "file",
     "METRICS": "on",  # so GET /metrics answers its 200, not the 404 of a route that is off
     "LOG_LEVEL": "WARNING",
+    "INTROSPECTION_CLIENTS": introspection_clients_setting(),  # else introspection is a 404 throughout
+    "INTROSPECTION_MAX_FAILURES": "1000000",
 }
 
 

@@ -4,7 +4,8 @@ answers them, and every answer is checked.
 Who sends a case (an `Actor`):
 - `anonymous`: no token of ours; the Authorization values schemathesis generates (the security scheme
   is a parameter to it) go through as they are, so the Bearer parser is fuzzed too;
-- `user`: a valid token of a signed-up user on every case;
+- `user`: a valid token of a signed-up user on every case (on introspection, which wants a client's HTTP
+  Basic credentials instead, the fuzz client's: INTROSPECTION_CLIENT below);
 - `admin`: a valid token of an admin, on the admin operations.
 A token an earlier case may have revoked (logout, logout-all, revoking a token by id) is replaced
 before the next case, and an authenticated case answered 401 (or, for the admin, 403) is itself a
@@ -31,6 +32,8 @@ names the case and how to reproduce it with curl (tokens masked by schemathesis'
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import math
@@ -95,10 +98,20 @@ RUN_LAST = ("disableTwoFactor",)
 LIVE_OPERATIONS = frozenset(
     {"register", "login", "deviceToken", "refresh", "revokeToken", "updateUser", "verifyEmail", "confirmPassword"}
     | {"envRegister", "envLogin", "envRefresh"}  # the envelope dialect (seed 003)
+    | {"introspectToken"}  # the gateway wire: a real access token to introspect
 )
 LIVE_SHARE = 4
 # The signed-in actors' Authorization in strategies; the real token replaces it when the case is sent.
 LIVE_BEARER = {"Authorization": "Bearer 1|live"}
+# The introspection client the fuzzed server is configured with (INTROSPECTION_CLIENTS holds its SHA-256); the
+# signed-in actors present it on operations secured by HTTP Basic.
+INTROSPECTION_CLIENT = ("fuzz-client", "fuzz-introspection-secret-4f1c2b7d9e")
+LIVE_BASIC = {"Authorization": "Basic " + base64.b64encode(":".join(INTROSPECTION_CLIENT).encode()).decode()}
+
+
+def introspection_clients_setting() -> str:
+    client_id, secret = INTROSPECTION_CLIENT
+    return f"{client_id}:sha256:{hashlib.sha256(secret.encode()).hexdigest()}"
 
 
 @dataclass
@@ -151,6 +164,16 @@ def operation_id(operation: APIOperation) -> str:
 
 def is_secured(operation: APIOperation) -> bool:
     return bool(operation.definition.raw.get("security"))
+
+
+def uses_basic(operation: APIOperation) -> bool:
+    """Secured by HTTP Basic (a client's credentials), not by a user's Bearer token."""
+    return any("basicAuth" in requirement for requirement in operation.definition.raw.get("security") or [])
+
+
+def credentials(operation: APIOperation, token: str) -> dict[str, str]:
+    """What a signed-in actor sends: its token, or the fuzz client's credentials where Basic is wanted."""
+    return LIVE_BASIC if uses_basic(operation) else {"Authorization": f"Bearer {token}"}
 
 
 def has_negatable_input(operation: APIOperation, *, authenticated: bool) -> bool:
@@ -385,7 +408,7 @@ class Fuzzer:
         """(live, case): whether to give the generated case real key values before sending it."""
         # A signed-in actor's Authorization header is ours (its value is set per case): fixed here, so
         # negative cases violate the operation's own inputs instead of dropping the token.
-        headers = None if actor.account is None else LIVE_BEARER
+        headers = None if actor.account is None else (LIVE_BASIC if uses_basic(operation) else LIVE_BEARER)
         generated = operation.as_strategy(generation_mode=mode, headers=headers)
         can_be_live = mode is GenerationMode.POSITIVE and operation_id(operation) in LIVE_OPERATIONS
         live = (
@@ -402,7 +425,7 @@ class Fuzzer:
             account = self._verification_account(actor)
         if live:
             self._make_live(case, account or self.base)
-        headers = {} if account is None else {"Authorization": f"Bearer {self.api.token(account)}"}
+        headers = {} if account is None else credentials(case.operation, self.api.token(account))
         response = case.call(
             base_url=self.server.base_url, session=self.session, headers=headers, timeout=REQUEST_TIMEOUT
         )
@@ -469,6 +492,8 @@ class Fuzzer:
         elif name == "envRefresh":
             # A refresh token from a Laravel login: one table of refresh sessions behind every dialect.
             case.body = {**body, "refreshToken": self.api.login(account)["refresh_token"]}
+        elif name == "introspectToken":
+            case.body = {**body, "token": self.api.token(account)}
         elif name == "revokeToken":
             spare = str(self.api.login(account)["access_token"])
             case.path_parameters = {"id": spare.split("|", 1)[0]}

@@ -65,6 +65,13 @@ ENVELOPE_SHARED = {
     "MethodNotAllowed": "EnvMethodNotAllowed",
     "PayloadTooLarge": "EnvPayloadTooLarge",
 }
+# The gateway wire's two paths (introspection, forward auth): likewise, as `{"error": ...}`.
+GATEWAY_PREFIXES = ("/oauth/introspect", "/auth/forward")
+GATEWAY_SHARED = {
+    "NotFound": "GatewayNotFound",
+    "MethodNotAllowed": "GatewayMethodNotAllowed",
+    "PayloadTooLarge": "GatewayPayloadTooLarge",
+}
 BODY_EXCERPT = 400
 
 
@@ -208,6 +215,7 @@ def check_response(response: WireResponse) -> None:
         spec.shared.get("V1MethodNotAllowed"),
         spec.shared.get("GraphQLMethodNotAllowed"),
         spec.shared.get("EnvMethodNotAllowed"),
+        spec.shared.get("GatewayMethodNotAllowed"),
     ):
         allow = ", ".join(_answered_methods(spec.path_methods[route_path(response.path)]))
         _require(response, response.headers.get("Allow") == allow, f"Allow should be {allow!r}")
@@ -253,6 +261,8 @@ def _shared(spec: Contract, name: str, response: WireResponse) -> ExpectedRespon
         return spec.shared[GRAPHQL_SHARED[name]]
     if is_envelope(response.path) and name in ENVELOPE_SHARED:
         return spec.shared[ENVELOPE_SHARED[name]]
+    if unquote(urlsplit(str(response.path)).path).startswith(GATEWAY_PREFIXES) and name in GATEWAY_SHARED:
+        return spec.shared[GATEWAY_SHARED[name]]
     return spec.shared[name]
 
 
