@@ -160,7 +160,11 @@ def contract() -> Contract:
     path_methods: dict[str, frozenset[str]] = {}
     for path, item in spec["paths"].items():
         methods = [method for method in item if method in OPERATION_METHODS]
-        path_methods[path] = frozenset(method.upper() for method in methods) - IMPLIED_METHODS
+        implied = IMPLIED_METHODS
+        options_ok = raw["paths"][path].get("options", {}).get("responses", {}).get("200", {})
+        if options_ok.get("$ref", "").endswith("/ForwardAllowed"):
+            implied = IMPLIED_METHODS - {"OPTIONS"}  # a route of its own (/auth/forward), listed in Allow
+        path_methods[path] = frozenset(method.upper() for method in methods) - implied
         for method in methods:
             responses = raw["paths"][path][method]["responses"]
             operations[(method.upper(), path)] = {
