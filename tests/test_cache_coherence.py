@@ -26,7 +26,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-import redis
 
 from tests.conftest import (
     BACKENDS,
@@ -35,10 +34,6 @@ from tests.conftest import (
     REDIS_URL,
     RUN_ID,
     TEST_APP_KEY,
-    _create_postgres,
-    _drop_postgres,
-    _mysql,
-    _swap_database,
 )
 from tests.support.coherence import (
     PATHS,
@@ -51,8 +46,10 @@ from tests.support.coherence import (
     Runner,
     Topology,
     Trial,
+    forget_redis_prefix,
     new_redis_prefix,
     running_cluster,
+    scratch_database,
 )
 from tests.support.servers import ServerProcess, call, run_cli, server_environment
 from tests.support.tcp_proxy import Mode, TcpProxy, proxy_for, through
@@ -77,32 +74,10 @@ def stale(trials: list[Trial]) -> list[str]:
     return [trial.detail for trial in trials if trial.stale]
 
 
-@contextlib.contextmanager
-def database(kind: str, label: str) -> Iterator[str]:
+def database(kind: str, label: str) -> contextlib.AbstractContextManager[str]:
     """A new database on the test server of `kind`, dropped afterwards."""
-    name = f"sanctum_test_{RUN_ID}_coh_{label}"
-    if kind == "postgres":
-        asyncio.run(_create_postgres(name))
-        try:
-            yield _swap_database(POSTGRES_ADMIN_URL, name)
-        finally:
-            asyncio.run(_drop_postgres(name))
-    else:
-        asyncio.run(_mysql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-        try:
-            yield _swap_database(MYSQL_ADMIN_URL, name)
-        finally:
-            asyncio.run(_mysql(f"DROP DATABASE IF EXISTS `{name}`"))
-
-
-def forget_redis_prefix(prefix: str) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    admin_url = POSTGRES_ADMIN_URL if kind == "postgres" else MYSQL_ADMIN_URL
+    return scratch_database(kind, admin_url, f"sanctum_test_{RUN_ID}_coh_{label}")
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +89,7 @@ def runners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Runn
         for index, (label, (kind, topology)) in enumerate(CLUSTERS.items()):
             url = stack.enter_context(database(kind, str(index)))
             prefix = new_redis_prefix(f"{RUN_ID}_{index}")
-            stack.callback(forget_redis_prefix, prefix)
+            stack.callback(forget_redis_prefix, REDIS_URL, prefix)
             cluster = stack.enter_context(
                 running_cluster(
                     topology,
@@ -145,11 +120,19 @@ def test_a_revocation_on_one_process_is_final_on_the_other_at_once(
     assert stale(trials) == [], f"{len(stale(trials))} stale accepts of {len(trials)} on {label}"
 
 
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis prefix of this test's own, its keys deleted afterwards."""
+    prefix = new_redis_prefix(RUN_ID)
+    yield prefix
+    forget_redis_prefix(REDIS_URL, prefix)
+
+
 # --- two nodes on PostgreSQL without REDIS_URL ------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def scratch_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def shared_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One PostgreSQL database for the tests below, each with servers (and accounts) of its own."""
     with database("postgres", "scratch") as url:
         env = server_environment(database_url=url, app_key=TEST_APP_KEY)
@@ -158,15 +141,17 @@ def scratch_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def test_without_redis_two_nodes_never_accept_a_logged_out_token(scratch_database: str, tmp_path: Path) -> None:
+def test_without_redis_two_nodes_never_accept_a_logged_out_token(
+    shared_database: str, tmp_path: Path, redis_prefix: str
+) -> None:
     """TOKEN_CACHE=auto without REDIS_URL: nothing can tell B about A's logout, so B must not cache."""
     with running_cluster(
         TWO_NODES,
         tmp_path,
-        database_url=scratch_database,
+        database_url=shared_database,
         app_key=TEST_APP_KEY,
         redis_url=None,
-        redis_prefix=new_redis_prefix("noredis"),
+        redis_prefix=redis_prefix,
         migrate=False,
     ) as cluster:
         assert "REDIS_URL" not in cluster.env
@@ -266,7 +251,7 @@ BEHIND_SLACK = 0.5  # seconds past TOKEN_CACHE_SECONDS allowed for scheduling on
 
 
 def test_a_row_deleted_behind_the_services_back_is_refused_within_the_cache_lifetime(
-    scratch_database: str, tmp_path: Path
+    shared_database: str, tmp_path: Path, redis_prefix: str
 ) -> None:
     """A Laravel app deleting a token row in the same database: nothing is published, so a node that cached
     the token may accept it until TOKEN_CACHE_SECONDS (2 here) have passed since it cached it, never longer."""
@@ -274,17 +259,17 @@ def test_a_row_deleted_behind_the_services_back_is_refused_within_the_cache_life
     with running_cluster(
         one_node,
         tmp_path,
-        database_url=scratch_database,
+        database_url=shared_database,
         app_key=TEST_APP_KEY,
         redis_url=REDIS_URL,
-        redis_prefix=new_redis_prefix("behind"),
+        redis_prefix=redis_prefix,
         migrate=False,
     ) as cluster:
         runner = Runner(cluster)
         token = runner.login(runner.register())
         warmed = runner.warm(token)  # cached here, if the node caches, no later than this answer
         bound = cluster.cache_seconds + BEHIND_SLACK
-        asyncio.run(delete_token_row(scratch_database, int(token.split("|")[0])))
+        asyncio.run(delete_token_row(shared_database, int(token.split("|")[0])))
         deleted_at = time.perf_counter()
         accepted_until, refused = None, 0
         while refused < 5:
@@ -380,7 +365,9 @@ FAIL_CLOSED_PATHS = ("laravel-logout", "token-delete", "deactivation", "role-cha
 RECOVERY_SECONDS = 20.0
 
 
-def test_while_redis_is_cut_no_process_trusts_its_cache(scratch_database: str, tmp_path: Path) -> None:
+def test_while_redis_is_cut_no_process_trusts_its_cache(
+    shared_database: str, tmp_path: Path, redis_prefix: str
+) -> None:
     """Both nodes reach Redis through a proxy. Under a steady /api/me load on B, Redis is cut (refused, then
     a black hole): revoke-then-use trials during the cut give 0 stale accepts and only documented answers;
     tokens B cached before the cut and revoked during it are refused once Redis is back (B dropped what it
@@ -390,10 +377,10 @@ def test_while_redis_is_cut_no_process_trusts_its_cache(scratch_database: str, t
         running_cluster(
             TWO_NODES,
             tmp_path,
-            database_url=scratch_database,
+            database_url=shared_database,
             app_key=TEST_APP_KEY,
             redis_url=through(REDIS_URL, proxy.proxy),
-            redis_prefix=new_redis_prefix("cut"),
+            redis_prefix=redis_prefix,
             migrate=False,
         ) as cluster,
     ):

@@ -23,6 +23,7 @@ pointed at another configuration (`TOKEN_CACHE=on` proves they catch a cache nob
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from tests.support.servers import (
     ServerProcess,
@@ -425,7 +427,7 @@ class Runner:
             self._pending_admin = (username, process)
 
     def admin_token(self) -> str:
-        if self._admin_token is None:
+        if self._admin is None:
             self.start_admin()
             assert self._pending_admin is not None
             username, process = self._pending_admin
@@ -433,8 +435,17 @@ class Runner:
             if process.returncode != 0:
                 raise HarnessError(f"create-user failed: {stdout}{stderr}")
             self._admin = Account(int(stdout.split()[2]), username, f"{username}@example.com")
+        if self._admin_token is None:
             self._admin_token = self.login(self._admin)
         return self._admin_token
+
+    def forget_long_lived_tokens(self) -> None:
+        """The admin's and the accounts' kept tokens: a prune with SANCTUM_EXPIRATION=1 deleted every token
+        older than a minute, these among them. The next trial that needs one signs in again."""
+        self._admin_token = None
+        for pool in self._accounts.values():
+            for account in pool:
+                account.manager = None
 
     def close(self) -> None:
         """Wait for a create-user still running (its pipes and process would outlive the test otherwise)."""
@@ -684,6 +695,24 @@ PATHS: dict[str, Callable[[Runner], list[Trial]]] = {
     "refresh": Runner.refresh,  # two trials: rotation, then reuse
 }
 PRUNE_PATHS = ("prune-expired", "prune-expired (SANCTUM_EXPIRATION lowered)")
+# Every trial name the paths record, in the order reports list them.
+TRIAL_NAMES = (
+    "logout (Laravel)",
+    "logout (v1)",
+    "logout (envelope)",
+    "logout (GraphQL)",
+    "token delete",
+    "logout of all devices",
+    "logout of all other devices",
+    "password reset",
+    "deactivation by an admin",
+    "role change by an admin",
+    "2FA enable",
+    "2FA disable",
+    "refresh rotation",
+    "refresh-token reuse",
+    *PRUNE_PATHS,
+)
 
 
 class PruneBatch:
@@ -737,6 +766,7 @@ class PruneBatch:
         deleted = re.search(r"\((\d+) deleted\)", pruned.stdout)
         if deleted is None or int(deleted.group(1)) < 2 * self.count:
             raise HarnessError(f"prune-expired deleted fewer than the batch's {2 * self.count} tokens: {pruned.stdout}")
+        runner.forget_long_lived_tokens()
         trials = []
         revoked = Reply(200, b"", 0.0, done)
         for name, tokens in zip(PRUNE_PATHS, (self.expiring, self.unexpiring), strict=True):
@@ -747,3 +777,66 @@ class PruneBatch:
 
 def new_redis_prefix(label: str) -> str:
     return f"sanctum_coherence_{label}_{secrets.token_hex(4)}:"
+
+
+def forget_redis_prefix(redis_url: str, prefix: str) -> None:
+    """Delete every key under `prefix` (what a cluster left in Redis)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def scratch_database(kind: str, admin_url: str, name: str) -> Iterator[str]:
+    """A new, empty database `name` on the PostgreSQL or MariaDB server `admin_url` names (its URL is
+    yielded), dropped on the way out. `name` must be [a-z0-9_] (it is quoted, never parameterised)."""
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        raise ValueError(f"database name {name!r}")
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    if kind == "postgres":
+        asyncio.run(_postgres(admin_url, f'CREATE DATABASE "{name}"'))
+        try:
+            yield url
+        finally:  # FORCE: a connection left by a killed server must not keep the database alive
+            asyncio.run(_postgres(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    elif kind == "mariadb":
+        asyncio.run(_mysql(admin_url, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        try:
+            yield url
+        finally:
+            asyncio.run(_mysql(admin_url, f"DROP DATABASE IF EXISTS `{name}`"))
+    else:
+        raise ValueError(f"database kind {kind!r}: postgres or mariadb")
+
+
+async def _postgres(admin_url: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def _mysql(admin_url: str, statement: str) -> None:
+    import asyncmy
+
+    parts = urlsplit(admin_url)
+    connection = await asyncmy.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=unquote(parts.username or "root"),
+        password=unquote(parts.password or ""),
+    )
+    try:
+        async with connection.cursor() as cursor:
+            await cursor.execute(statement)
+    finally:
+        connection.close()
