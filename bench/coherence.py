@@ -65,10 +65,12 @@ def exit_on_sigterm(signum: int, _frame: object) -> None:
 
 
 def plan(total: int, cells: int) -> tuple[int, int]:
-    """(rounds, prune batch size) for one topology × database, so that each row gets about the same count."""
-    budget = max(total // cells, ROWS_PER_ROUND + len(PRUNE_PATHS))
-    batch = max(budget // (ROWS_PER_ROUND + len(PRUNE_PATHS)), 1)
-    rounds = max((budget - len(PRUNE_PATHS) * batch) // ROWS_PER_ROUND, 1)
+    """(rounds, prune batch size) for one topology × database cell: each row gets about the same count, and
+    the cells together make at least `total` trials."""
+    rows = ROWS_PER_ROUND + len(PRUNE_PATHS)
+    budget = -(-total // cells)  # ceilings throughout: never fewer trials than asked for
+    batch = -(-budget // rows)
+    rounds = max(-(-(budget - len(PRUNE_PATHS) * batch) // ROWS_PER_ROUND), 1)
     return rounds, batch
 
 
