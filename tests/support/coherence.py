@@ -29,6 +29,7 @@ import email
 import email.policy
 import http.client
 import itertools
+import json
 import os
 import re
 import secrets
@@ -41,6 +42,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+import asyncmy
+import asyncpg
+import redis
 
 from tests.support.servers import (
     ServerProcess,
@@ -128,8 +133,6 @@ class Reply:
     done_at: float  # time.perf_counter() when the answer was read
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.body)
 
 
@@ -143,8 +146,6 @@ class Link:
         self.statuses: dict[int, int] = {}
 
     def call(self, method: str, path: str, body: object = None, *, token: str | None = None) -> Reply:
-        import json
-
         headers = {"Accept": "application/json"}
         payload = None
         if body is not None:
@@ -767,7 +768,7 @@ class PruneBatch:
         if deleted is None or int(deleted.group(1)) < 2 * self.count:
             raise HarnessError(f"prune-expired deleted fewer than the batch's {2 * self.count} tokens: {pruned.stdout}")
         runner.forget_long_lived_tokens()
-        trials = []
+        trials: list[Trial] = []
         revoked = Reply(200, b"", 0.0, done)
         for name, tokens in zip(PRUNE_PATHS, (self.expiring, self.unexpiring), strict=True):
             trials.extend(runner.refused(name, token, revoked) for token in tokens)
@@ -781,8 +782,6 @@ def new_redis_prefix(label: str) -> str:
 
 def forget_redis_prefix(redis_url: str, prefix: str) -> None:
     """Delete every key under `prefix` (what a cluster left in Redis)."""
-    import redis
-
     client = redis.Redis.from_url(redis_url)
     try:
         keys = list(client.scan_iter(match=f"{prefix}*"))
@@ -816,8 +815,6 @@ def scratch_database(kind: str, admin_url: str, name: str) -> Iterator[str]:
 
 
 async def _postgres(admin_url: str, statement: str) -> None:
-    import asyncpg
-
     connection = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
     try:
         await connection.execute(statement)
@@ -826,8 +823,6 @@ async def _postgres(admin_url: str, statement: str) -> None:
 
 
 async def _mysql(admin_url: str, statement: str) -> None:
-    import asyncmy
-
     parts = urlsplit(admin_url)
     connection = await asyncmy.connect(
         host=parts.hostname or "127.0.0.1",
