@@ -20,8 +20,8 @@ import http.client
 import os
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import asyncpg
@@ -51,6 +51,7 @@ from tests.support.coherence import (
     running_cluster,
     scratch_database,
 )
+from tests.support.secret_scan import record_output, remember
 from tests.support.servers import ServerProcess, call, run_cli, server_environment
 from tests.support.tcp_proxy import Mode, TcpProxy, proxy_for, through
 
@@ -59,15 +60,47 @@ pytestmark = pytest.mark.skipif(
 )
 
 TRIALS = int(os.environ.get("SANCTUM_COHERENCE_TRIALS", "5"))
+# The servers log at DEBUG here, so the suite's secret scan reads everything they could say about a token.
+DEBUG_LOGS = {"LOG_LEVEL": "DEBUG"}
+NODES = replace(TWO_NODES, settings={**TWO_NODES.settings, **DEBUG_LOGS})
+WORKERS = replace(TWO_WORKERS, settings={**TWO_WORKERS.settings, **DEBUG_LOGS})
 PRUNE_BATCH = 3  # tokens of each prune variant per topology
 # (database, topology): both topologies on PostgreSQL, two nodes on MariaDB too.
 CLUSTERS = {
-    "postgres, two nodes": ("postgres", TWO_NODES),
-    "postgres, serve --workers 2": ("postgres", TWO_WORKERS),
-    "mariadb, two nodes": ("mariadb", TWO_NODES),
+    "postgres, two nodes": ("postgres", NODES),
+    "postgres, serve --workers 2": ("postgres", WORKERS),
+    "mariadb, two nodes": ("mariadb", NODES),
 }
 if "mariadb" not in BACKENDS:  # narrowed on purpose (SANCTUM_TEST_BACKENDS), never silently
     del CLUSTERS["mariadb, two nodes"]
+
+
+@contextlib.contextmanager
+def scanned(runner: Runner) -> Iterator[Runner]:
+    """Hand the runner's secrets and what its servers printed so far to the suite's secret scan (no secret in
+    any log) when the block ends."""
+    try:
+        yield runner
+    finally:
+        for secret in runner.secrets:
+            remember(secret, f"a coherence trial on {runner.cluster.topology.name}")
+        record_output(f"serve ({runner.cluster.topology.name})", runner.cluster.output(tail=None))
+
+
+@pytest.fixture
+def runner_for() -> Iterator[Callable[[Cluster], Runner]]:
+    """Runners for a test's own clusters; their secrets and their servers' whole output (the clusters have
+    stopped by then) go to the secret scan after the test."""
+    made: list[Runner] = []
+
+    def make(cluster: Cluster) -> Runner:
+        made.append(Runner(cluster))
+        return made[-1]
+
+    yield make
+    for runner in made:
+        with scanned(runner):
+            runner.close()
 
 
 def stale(trials: list[Trial]) -> list[str]:
@@ -100,7 +133,7 @@ def runners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Runn
                     redis_prefix=prefix,
                 )
             )
-            runner = Runner(cluster)
+            runner = stack.enter_context(scanned(Runner(cluster)))
             stack.callback(runner.close)
             runner.start_admin()
             started[label] = runner
@@ -142,11 +175,11 @@ def shared_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_without_redis_two_nodes_never_accept_a_logged_out_token(
-    shared_database: str, tmp_path: Path, redis_prefix: str
+    shared_database: str, tmp_path: Path, redis_prefix: str, runner_for: Callable[[Cluster], Runner]
 ) -> None:
     """TOKEN_CACHE=auto without REDIS_URL: nothing can tell B about A's logout, so B must not cache."""
     with running_cluster(
-        TWO_NODES,
+        NODES,
         tmp_path,
         database_url=shared_database,
         app_key=TEST_APP_KEY,
@@ -155,7 +188,7 @@ def test_without_redis_two_nodes_never_accept_a_logged_out_token(
         migrate=False,
     ) as cluster:
         assert "REDIS_URL" not in cluster.env
-        runner = Runner(cluster)
+        runner = runner_for(cluster)
         trials = [
             trial for path in ("laravel-logout", "token-delete") for _ in range(TRIALS) for trial in runner.run(path)
         ]
@@ -219,7 +252,7 @@ def test_a_second_serve_on_a_caching_sqlite_file_refuses_to_start(tmp_path: Path
 def sqlite_cluster(tmp_path: Path, topology: Topology, **settings: str) -> contextlib.AbstractContextManager[Cluster]:
     env = sqlite_environment(tmp_path, **settings)
     return running_cluster(
-        Topology(topology.name, topology.servers, topology.workers, pinned=settings),
+        replace(topology, pinned=settings),
         tmp_path,
         database_url=env["DATABASE_URL"],
         app_key=TEST_APP_KEY,
@@ -229,16 +262,20 @@ def sqlite_cluster(tmp_path: Path, topology: Topology, **settings: str) -> conte
     )
 
 
-def test_two_serve_on_one_sqlite_file_without_a_cache_see_each_others_logouts(tmp_path: Path) -> None:
-    with sqlite_cluster(tmp_path, TWO_NODES, TOKEN_CACHE="off") as cluster:
-        runner = Runner(cluster)
+def test_two_serve_on_one_sqlite_file_without_a_cache_see_each_others_logouts(
+    tmp_path: Path, runner_for: Callable[[Cluster], Runner]
+) -> None:
+    with sqlite_cluster(tmp_path, NODES, TOKEN_CACHE="off") as cluster:
+        runner = runner_for(cluster)
         trials = [trial for _ in range(TRIALS) for trial in runner.run("laravel-logout")]
         assert stale(trials) == []
 
 
-def test_serve_with_two_workers_on_sqlite_caches_nothing(tmp_path: Path) -> None:
-    with sqlite_cluster(tmp_path, TWO_WORKERS, **SQLITE_SETTINGS) as cluster:
-        runner = Runner(cluster)
+def test_serve_with_two_workers_on_sqlite_caches_nothing(
+    tmp_path: Path, runner_for: Callable[[Cluster], Runner]
+) -> None:
+    with sqlite_cluster(tmp_path, WORKERS, **SQLITE_SETTINGS) as cluster:
+        runner = runner_for(cluster)
         trials = [
             trial for path in ("laravel-logout", "role-change") for _ in range(TRIALS) for trial in runner.run(path)
         ]
@@ -251,11 +288,11 @@ BEHIND_SLACK = 0.5  # seconds past TOKEN_CACHE_SECONDS allowed for scheduling on
 
 
 def test_a_row_deleted_behind_the_services_back_is_refused_within_the_cache_lifetime(
-    shared_database: str, tmp_path: Path, redis_prefix: str
+    shared_database: str, tmp_path: Path, redis_prefix: str, runner_for: Callable[[Cluster], Runner]
 ) -> None:
     """A Laravel app deleting a token row in the same database: nothing is published, so a node that cached
     the token may accept it until TOKEN_CACHE_SECONDS (2 here) have passed since it cached it, never longer."""
-    one_node = Topology("one node", servers=1, workers=1, settings={"TOKEN_CACHE_SECONDS": "2"})
+    one_node = Topology("one node", servers=1, workers=1, settings={"TOKEN_CACHE_SECONDS": "2", **DEBUG_LOGS})
     with running_cluster(
         one_node,
         tmp_path,
@@ -265,7 +302,7 @@ def test_a_row_deleted_behind_the_services_back_is_refused_within_the_cache_life
         redis_prefix=redis_prefix,
         migrate=False,
     ) as cluster:
-        runner = Runner(cluster)
+        runner = runner_for(cluster)
         token = runner.login(runner.register())
         warmed = runner.warm(token)  # cached here, if the node caches, no later than this answer
         bound = cluster.cache_seconds + BEHIND_SLACK
@@ -366,7 +403,7 @@ RECOVERY_SECONDS = 20.0
 
 
 def test_while_redis_is_cut_no_process_trusts_its_cache(
-    shared_database: str, tmp_path: Path, redis_prefix: str
+    shared_database: str, tmp_path: Path, redis_prefix: str, runner_for: Callable[[Cluster], Runner]
 ) -> None:
     """Both nodes reach Redis through a proxy. Under a steady /api/me load on B, Redis is cut (refused, then
     a black hole): revoke-then-use trials during the cut give 0 stale accepts and only documented answers;
@@ -375,7 +412,7 @@ def test_while_redis_is_cut_no_process_trusts_its_cache(
     with (
         ProxyThread(REDIS_URL) as proxy,
         running_cluster(
-            TWO_NODES,
+            NODES,
             tmp_path,
             database_url=shared_database,
             app_key=TEST_APP_KEY,
@@ -384,7 +421,7 @@ def test_while_redis_is_cut_no_process_trusts_its_cache(
             migrate=False,
         ) as cluster,
     ):
-        runner = Runner(cluster)
+        runner = runner_for(cluster)
         runner.admin_token()
         pids = [server.pid for server in cluster.servers]
         load = Load(cluster.servers[1].port, runner.login(runner.register()))

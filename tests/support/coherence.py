@@ -252,8 +252,9 @@ class Cluster:
     def start_cli(self, *args: str, extra_env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
         return start_cli(self.workdir, self.env, *args, extra_env=extra_env)
 
-    def output(self) -> str:
-        return "\n".join(server.output()[-4000:] for server in self.servers)
+    def output(self, tail: int | None = 4000) -> str:
+        """What the servers printed (the last `tail` characters of each; None: all of it)."""
+        return "\n".join(server.output()[-tail if tail else 0 :] for server in self.servers)
 
     def close_links(self) -> None:
         for connection in self._spare:
@@ -379,6 +380,9 @@ class Runner:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.tallies: dict[str, Tally] = {}
+        # Every secret the trials handled (tokens, passwords, reset tokens): the test suite checks that none
+        # of them appears in what the servers logged (tests/support/secret_scan.py).
+        self.secrets: list[str] = []
         self._names = itertools.count(1)
         self._run = secrets.token_hex(3)
         self._accounts: dict[str, list[Account]] = {}
@@ -462,12 +466,16 @@ class Runner:
         reply = (link or self.a).expect(
             200, "POST", "/api/login", {"login": account.username, "password": account.password}
         )
-        return str(reply.json()["access_token"])
+        return self.seen(str(reply.json()["access_token"]))
+
+    def seen(self, secret: str) -> str:
+        self.secrets.append(secret)
+        return secret
 
     def v1_login(self, account: Account) -> tuple[str, str]:
         body = {"username": account.username, "password": account.password}
         reply = self.a.expect(200, "POST", "/api/v1/auth/login", body).json()
-        return str(reply["token"]), str(reply["refresh_token"])
+        return self.seen(str(reply["token"])), self.seen(str(reply["refresh_token"]))
 
     # the steps of a trial ----------------------------------------------------------------------------
 
@@ -503,7 +511,7 @@ class Runner:
     def envelope_logout(self) -> list[Trial]:
         account = self.account("envelope_logout")
         body = {"username": account.username, "password": account.password}
-        token = str(self.a.expect(200, "POST", "/api/auth/login", body).json()["data"]["token"])
+        token = self.seen(str(self.a.expect(200, "POST", "/api/auth/login", body).json()["data"]["token"]))
         self.warm(token)
         revoked = self.a.expect(204, "POST", "/api/auth/logout", token=token)
         return [self.refused("logout (envelope)", token, revoked)]
@@ -519,7 +527,8 @@ class Runner:
         tokens = answer.json().get("data", {}) or {}
         if not tokens.get("auth"):
             raise HarnessError(f"GraphQL auth: {answer.body[:300]!r}")
-        access, refresh = tokens["auth"]["tokens"]["accessToken"], tokens["auth"]["tokens"]["refreshToken"]
+        access = self.seen(str(tokens["auth"]["tokens"]["accessToken"]))
+        refresh = self.seen(str(tokens["auth"]["tokens"]["refreshToken"]))
         self.warm(access)
         revoked = self.a.expect(
             200, "POST", "/graphql", {"query": GRAPHQL_LOGOUT, "variables": {"a": access, "r": refresh}}
@@ -556,8 +565,8 @@ class Runner:
         account = self.account("password_reset")
         token = self.login(account)
         self.a.expect(200, "POST", "/api/forgot-password", {"email": account.email})
-        reset_token = self.reset_token_for(account.email)
-        new_password = f"pw-{secrets.token_hex(6)}"
+        reset_token = self.seen(self.reset_token_for(account.email))
+        new_password = self.seen(f"pw-{secrets.token_hex(6)}")
         body = {
             "token": reset_token,
             "email": account.email,
@@ -648,7 +657,8 @@ class Runner:
         self.warm(old_access)
         rotated = self.a.expect(200, "POST", "/api/v1/auth/refresh-token", {"refresh_token": old_refresh})
         rotation = self.refused("refresh rotation", old_access, rotated)
-        new_access = str(rotated.json()["token"])
+        new_access = self.seen(str(rotated.json()["token"]))
+        self.seen(str(rotated.json()["refresh_token"]))
         self.warm(new_access)
         reused = self.a.expect(401, "POST", "/api/v1/auth/refresh-token", {"refresh_token": old_refresh})
         return [rotation, self.refused("refresh-token reuse", new_access, reused)]
