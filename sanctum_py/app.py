@@ -68,7 +68,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _listen_for_revocations(app: web.Application) -> None:
-    """Serving processes hear other processes' revocations (with Redis); scripts and the CLI need not."""
+    """With Redis, serving processes hear other processes' revocations and the acknowledgements of theirs."""
     app[SERVICES].tokens.invalidation.start()
 
 

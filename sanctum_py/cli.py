@@ -202,6 +202,8 @@ def _prune(settings: Settings, hours: int, *, dry_run: bool) -> int:
         # No DATABASE_TIMEOUT per query here: a count or a batch on a big table may rightly take longer.
         await init_database(settings.database_url)
         services = build_services(settings)  # with Redis, serving processes hear which tokens went
+        services.tokens.invalidation.start()  # and acknowledge it, which this process must hear
+        await services.tokens.invalidation.listening(2.0)  # else each batch waits out the lease instead
         try:
             if dry_run:
                 return await count_expired(hours, settings.sanctum_expiration)

@@ -39,16 +39,16 @@ class RedisSubscription:
     def __init__(
         self,
         redis_url: str,
-        channel: str,
+        channels: tuple[str, ...],
         *,
-        on_message: Callable[[bytes], None],
+        on_message: Callable[[bytes, bytes], None],
         on_live: Callable[[float], None],
         on_lost: Callable[[], None],
         lease: float = 1.5,
         heartbeat: float = 0.25,
     ) -> None:
         self._target: dict[str, Any] = parse_url(redis_url)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-        self._channel = channel
+        self._channels = channels
         self._on_message = on_message
         self._on_live = on_live
         self._on_lost = on_lost
@@ -60,6 +60,7 @@ class RedisSubscription:
         self._dropped: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._was_down = False
+        self._closing = False
 
     @property
     def subscribed(self) -> bool:
@@ -70,6 +71,7 @@ class RedisSubscription:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="cache-invalidation-subscriber")
 
     async def close(self) -> None:
+        self._closing = True  # the drop that follows is ours: not an outage to report
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -145,7 +147,7 @@ class RedisSubscription:
         password, username = self._target.get("password"), self._target.get("username")
         if password is not None:
             commands.append(("AUTH", username, password) if username else ("AUTH", password))
-        commands.append(("SUBSCRIBE", self._channel))
+        commands.append(("SUBSCRIBE", *self._channels))
         transport.write(b"".join(_pack(command) for command in commands))
         self._pings.append(time.monotonic())  # a PING queued behind SUBSCRIBE: its PONG proves both
         transport.write(_PING)
@@ -154,12 +156,12 @@ class RedisSubscription:
         if isinstance(reply, list) and reply:
             kind = reply[0]
             if kind == b"message":
-                self._on_message(reply[2])
+                self._on_message(reply[1], reply[2])
             elif kind == b"pong":
                 sent_at = self._pings.popleft() if self._pings else 0.0
                 if self._subscribed:
                     self._on_live(sent_at + self.lease)
-            elif kind == b"subscribe":
+            elif kind == b"subscribe" and reply[2] == len(self._channels):  # the last channel confirmed
                 self._subscribed = True
                 if self._was_down:
                     log.warning("cache invalidation: subscribed to Redis again; the token cache is trusted again")
@@ -180,7 +182,7 @@ class RedisSubscription:
         self._on_lost()
         if self._dropped is not None and not self._dropped.done():
             self._dropped.set_result(None)
-        if not self._was_down:
+        if not self._was_down and not self._closing:
             log.error("cache invalidation: lost the Redis subscription; the token cache is bypassed until it is back")
             self._was_down = True
 
