@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -108,11 +109,14 @@ class CorsPolicy:
         path_regex = re.compile("|".join(f"(?:{wildcard_pattern(p)})" for p in path_patterns) or r"(?!)")
         url_regex = re.compile("|".join(f"(?:{wildcard_pattern(p)})" for p in url_patterns) or r"(?!)")
 
-        def matches(request: web.Request) -> bool:
+        @lru_cache(maxsize=4096)  # a handful of paths take nearly every request: decided once each
+        def path_matches(path: str) -> bool:
             # Laravel trims both slashes (`/api/me/` is `api/me`), which leaves `/api/` as `api`, outside
             # `api/*`; the path as sent, less its leading slash, is tried too, so `/api/` is inside.
-            path = request.path
-            if path_regex.fullmatch(path.strip("/") or "/") or path_regex.fullmatch(path.lstrip("/")):
+            return bool(path_regex.fullmatch(path.strip("/") or "/") or path_regex.fullmatch(path.lstrip("/")))
+
+        def matches(request: web.Request) -> bool:
+            if path_matches(request.path):
                 return True
             if not url_patterns:
                 return False
@@ -183,6 +187,19 @@ class CorsPolicy:
                 response.headers["Access-Control-Max-Age"] = str(self.max_age)
         _add_vary(response, "Access-Control-Request-Method")  # HandleCors adds it to every preflight
         return response
+
+    def fixed_actual_headers(self) -> dict[str, str] | None:
+        """Every header `actual_headers` adds to a non-OPTIONS response, when none depends on the request
+        (the stock `*`, or one origin): the entry adds them with its own in one update. Else None."""
+        fixed = self.fixed_origin
+        if fixed is None:
+            return None
+        headers = {"Access-Control-Allow-Origin": fixed}
+        if self.supports_credentials:
+            headers["Access-Control-Allow-Credentials"] = "true"
+        if self.exposed_headers:
+            headers["Access-Control-Expose-Headers"] = ", ".join(self.exposed_headers)
+        return headers
 
     def actual_headers(self) -> Callable[[web.Request, web.StreamResponse], None]:
         """What HandleCors adds to a routed response (php-cors' addActualRequestHeaders). When the origin

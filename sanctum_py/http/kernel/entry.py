@@ -55,13 +55,17 @@ def entry(
     body_timeout = settings.body_timeout
     # Chosen once per route, so a request pays one small dict update (README: "Where we differ").
     added_headers = SIGNED_IN_HEADERS if policy is not None and policy.authenticated else EVERY_RESPONSE_HEADERS
+    fixed_cors = cors.fixed_actual_headers()
+    # With the stock CORS configuration, a CORS path's answer gets its CORS headers and ours in one update.
+    cors_and_added = None if fixed_cors is None else {**fixed_cors, **added_headers}
 
     async def serve(request: web.Request) -> web.StreamResponse:
         # Log records made while serving (and by tasks started meanwhile) carry this request's id.
         context = CURRENT_REQUEST.set(request)
         try:
             cors_path = wants_cors(request)
-            if cors_path:
+            options = request.method == "OPTIONS"
+            if cors_path and options:
                 preflight = cors.preflight(request)
                 if preflight is not None:
                     preflight.headers.update(EVERY_RESPONSE_HEADERS)
@@ -84,9 +88,14 @@ def entry(
                     response = owner.render(request, error)
                     if response.status == 413:  # a chunked body over the limit: stop reading it
                         _close_unread(request, response)
-            if cors_path:
+            headers = response.headers
+            if not cors_path:
+                headers.update(added_headers)
+            elif cors_and_added is not None and not options and "Access-Control-Allow-Origin" not in headers:
+                headers.update(cors_and_added)
+            else:
                 add_cors_headers(request, response)
-            response.headers.update(added_headers)
+                headers.update(added_headers)
             return response
         finally:
             CURRENT_REQUEST.reset(context)

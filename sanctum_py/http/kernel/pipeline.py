@@ -29,13 +29,15 @@ async def run_route(
         return await handler(request)
     verified: VerifiedToken | None = None
     if policy.authenticated:
-        verified = await _guard(request, dialect, services)
+        # A cached token is answered without a coroutine: this is every busy client's request path.
+        presented = bearer_token(request.headers.get("Authorization"))
+        verified = services.tokens.cached(presented) or await _guard(presented, dialect, services)
         request[AUTH] = verified
     if policy.throttle is None:
         _authorize(verified, policy, services)
         await _confirmed(verified, policy, services)
         return await handler(request)
-    attempt = await _throttle(request, verified, policy, services)
+    attempt = _throttle_now(request, verified, policy, services) or await _throttle(request, verified, policy, services)
     try:
         _authorize(verified, policy, services)  # route middleware after the throttle, as in Laravel
         if policy.password_confirmed:  # one attribute test elsewhere: read only where it is asked for
@@ -46,19 +48,21 @@ async def run_route(
     except Exception as error:
         response = dialect.render(request, error)
     # ThrottleRequests::getHeaders leaves a response alone when an inner limiter (the login throttle)
-    # already reported as few or fewer remaining attempts.
+    # already reported as few or fewer remaining attempts: only a 429 carries an inner limiter's headers.
     headers = response.headers
     remaining = attempt.remaining
-    inner = headers.get("X-RateLimit-Remaining")
-    if inner is None or _php_int(inner) > remaining:
-        headers["X-RateLimit-Limit"] = str(attempt.max_attempts)
-        headers["X-RateLimit-Remaining"] = str(remaining)
+    if response.status == 429:
+        inner = headers.get("X-RateLimit-Remaining")
+        if inner is not None and _php_int(inner) <= remaining:
+            return response
+    headers["X-RateLimit-Limit"] = str(attempt.max_attempts)
+    headers["X-RateLimit-Remaining"] = str(remaining)
     return response
 
 
-async def _guard(request: web.Request, dialect: Dialect, services: Services) -> VerifiedToken:
-    presented = bearer_token(request.headers.get("Authorization"))
-    verified = services.tokens.cached(presented) or await services.tokens.authenticate(presented)
+async def _guard(presented: str | None, dialect: Dialect, services: Services) -> VerifiedToken:
+    """Sanctum's guard past the cache: the database decides, and a refusal is the dialect's 401."""
+    verified = await services.tokens.authenticate(presented)
     if verified is not None:
         return verified
     if dialect.explains_expiry:
@@ -96,25 +100,43 @@ def _php_int(text: str) -> int:
         return 0
 
 
+def _throttle_key(request: web.Request, verified: VerifiedToken | None, policy: RoutePolicy, services: Services) -> str:
+    """The named limiter's key: this user, or this address when nobody signed in."""
+    if verified is not None:
+        return f"{policy.throttle}:user:{verified.user.id}"
+    return f"{policy.throttle}:ip:{client_ip(request, tuple(services.settings.trusted_proxies))}"
+
+
+def _throttle_now(
+    request: web.Request, verified: VerifiedToken | None, policy: RoutePolicy, services: Services
+) -> Attempt | None:
+    """The attempt when it needs no round trip (the in-process limiter, or a Redis lease this process
+    holds), else None: ask `_throttle`."""
+    limiter = services.limiter
+    limit = policy.throttle_limit or services.settings.api_rate_limit
+    if type(limiter) is MemoryRateLimiter:  # one process, no Redis
+        attempt = limiter.attempt_now(
+            _throttle_key(request, verified, policy, services), limit, policy.throttle_decay_seconds
+        )
+    elif type(limiter) is RedisRateLimiter:
+        leased = limiter.attempt_leased(_throttle_key(request, verified, policy, services), limit)
+        if leased is None:
+            return None
+        attempt = leased
+    else:
+        return None
+    if not attempt.allowed:
+        raise throttled(attempt.max_attempts, attempt.retry_after)
+    return attempt
+
+
 async def _throttle(
     request: web.Request, verified: VerifiedToken | None, policy: RoutePolicy, services: Services
 ) -> Attempt:
     """The named limiter's budget for this user, or for this address when nobody signed in."""
-    settings = services.settings
-    who = (
-        f"user:{verified.user.id}"
-        if verified is not None
-        else f"ip:{client_ip(request, tuple(settings.trusted_proxies))}"
-    )
-    limit = policy.throttle_limit or settings.api_rate_limit
-    decay = policy.throttle_decay_seconds
-    limiter = services.limiter
-    key = f"{policy.throttle}:{who}"
-    if type(limiter) is MemoryRateLimiter:  # one process, no Redis: no await needed on every request
-        attempt = limiter.attempt_now(key, limit, decay)
-    else:  # with Redis, a hit of a lease already held needs no await either
-        leased = limiter.attempt_leased(key, limit) if type(limiter) is RedisRateLimiter else None
-        attempt = leased or await limiter.attempt(key, limit, decay)
+    limit = policy.throttle_limit or services.settings.api_rate_limit
+    key = _throttle_key(request, verified, policy, services)
+    attempt = await services.limiter.attempt(key, limit, policy.throttle_decay_seconds)
     if not attempt.allowed:
         raise throttled(attempt.max_attempts, attempt.retry_after)
     return attempt
