@@ -3,11 +3,11 @@
 Each server here is a real `python -m sanctum_py serve` subprocess configured only by environment variables,
 on a PostgreSQL database this module creates and migrates with `python -m sanctum_py migrate` (as an operator
 does once, before rolling out). Two nodes on two ports share DATABASE_URL, REDIS_URL, REDIS_PREFIX and APP_KEY,
-with TOKEN_CACHE left at `auto` (off with REDIS_URL set): a token is good on either, a logout on one is a 401 on
-the other in the very next request, and both rate limits count across them. Then `serve --workers 2`: two
-processes share one port, both answer, and a logout through one is a 401 through the other. Every request
-names its client address in X-Forwarded-For (127.0.0.1 is a trusted proxy, as a balancer would be), so each
-test has its own per-IP buckets.
+with TOKEN_CACHE left at `auto` (on in every process, invalidated through Redis): a token is good on either, a
+logout on one is a 401 on the other in the very next request, and both rate limits count across them. Then
+`serve --workers 2`: two processes share one port, both answer, and a logout through one is a 401 through the
+other. Every request names its client address in X-Forwarded-For (127.0.0.1 is a trusted proxy, as a balancer
+would be), so each test has its own per-IP buckets.
 """
 
 from __future__ import annotations
