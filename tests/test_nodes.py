@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from tests.conftest import (
     BACKENDS,
@@ -35,6 +34,7 @@ from tests.conftest import (
     _swap_database,
 )
 from tests.support.api import registration
+from tests.support.coherence import forget_redis_prefix
 from tests.support.servers import (
     ServerProcess,
     call,
@@ -85,13 +85,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield Cluster(env, cwd)
     finally:
         asyncio.run(_drop_postgres(name))
-        client = redis.Redis.from_url(REDIS_URL)
-        try:
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        forget_redis_prefix(REDIS_URL, prefix)
 
 
 @pytest.fixture(scope="module")
