@@ -115,9 +115,10 @@ class AccessTokens:
 
     async def authenticate(self, presented: str | None) -> VerifiedToken | None:
         """The user and token behind a bearer value, or None for anything that must be a 401."""
-        cached = self.cached(presented)
-        if cached is not None:
-            return cached
+        return self.cached(presented) or await self.verify(presented)
+
+    async def verify(self, presented: str | None) -> VerifiedToken | None:
+        """`authenticate` past the cache (the caller found nothing there): the database decides."""
         parsed = parse_token(presented) if presented is not None else None
         if parsed is None:
             return None
@@ -130,7 +131,7 @@ class AccessTokens:
 
     def cached(self, presented: str | None) -> VerifiedToken | None:
         """`authenticate`'s answer when the cache holds it, without a coroutine (the request path of a
-        busy token); None means: ask `authenticate`."""
+        busy token); None means: ask `verify`."""
         if presented is None or not self.cache.enabled:
             return None
         parsed = parse_token(presented)

@@ -161,9 +161,9 @@ def contract() -> Contract:
     for path, item in spec["paths"].items():
         methods = [method for method in item if method in OPERATION_METHODS]
         implied = IMPLIED_METHODS
-        options_ok = raw["paths"][path].get("options", {}).get("responses", {}).get("200", {})
-        if options_ok.get("$ref", "").endswith("/ForwardAllowed"):
-            implied = IMPLIED_METHODS - {"OPTIONS"}  # a route of its own (/auth/forward), listed in Allow
+        options_ok = raw["paths"][path].get("options", {}).get("responses", {}).get("200")
+        if options_ok is not None and not options_ok.get("$ref", "").endswith("/RouterOptions"):
+            implied = IMPLIED_METHODS - {"OPTIONS"}  # answered by a route of its own, so listed in Allow
         path_methods[path] = frozenset(method.upper() for method in methods) - implied
         for method in methods:
             responses = raw["paths"][path][method]["responses"]

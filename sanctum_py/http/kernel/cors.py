@@ -194,7 +194,11 @@ class CorsPolicy:
         fixed = self.fixed_origin
         if fixed is None:
             return None
-        headers = {"Access-Control-Allow-Origin": fixed}
+        return {"Access-Control-Allow-Origin": fixed, **self._with_allowed_origin()}
+
+    def _with_allowed_origin(self) -> dict[str, str]:
+        """What an actual response gets besides Access-Control-Allow-Origin, once that was set."""
+        headers: dict[str, str] = {}
         if self.supports_credentials:
             headers["Access-Control-Allow-Credentials"] = "true"
         if self.exposed_headers:
@@ -205,11 +209,7 @@ class CorsPolicy:
         """What HandleCors adds to a routed response (php-cors' addActualRequestHeaders). When the origin
         header does not depend on the request (the stock `*`, or one origin) every header is worked out
         here once, and all but OPTIONS answers only get one dict update."""
-        extra: dict[str, str] = {}
-        if self.supports_credentials:
-            extra["Access-Control-Allow-Credentials"] = "true"
-        if self.exposed_headers:
-            extra["Access-Control-Expose-Headers"] = ", ".join(self.exposed_headers)
+        extra = self._with_allowed_origin()
         fixed = self.fixed_origin
 
         def add(request: web.Request, response: web.StreamResponse) -> None:

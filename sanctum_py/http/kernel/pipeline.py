@@ -62,7 +62,7 @@ async def run_route(
 
 async def _guard(presented: str | None, dialect: Dialect, services: Services) -> VerifiedToken:
     """Sanctum's guard past the cache: the database decides, and a refusal is the dialect's 401."""
-    verified = await services.tokens.authenticate(presented)
+    verified = await services.tokens.verify(presented)
     if verified is not None:
         return verified
     if dialect.explains_expiry:
