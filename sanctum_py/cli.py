@@ -338,17 +338,18 @@ def _serve(settings: Settings) -> int:
 
 def _run_worker(settings: Settings) -> None:
     from sanctum_py.app import create_app
+    from sanctum_py.http.serving import serve
 
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     app.on_startup.append(_freeze_startup_heap)
-    web.run_app(
+    serve(
         app,
         host=settings.host,
         port=settings.port,
         reuse_port=settings.workers > 1,
         shutdown_timeout=10,
-        print=lambda message: log.info("%s (pid %s)", message.strip(), os.getpid()),
+        announce=lambda message: log.info("%s (pid %s)", message.strip(), os.getpid()),
         # Off unless ACCESS_LOG: a line per request costs throughput. When on, never aiohttp's default
         # line, which quotes the query string and the Referer (signatures, reset tokens).
         access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
