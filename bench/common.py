@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -107,6 +108,50 @@ def run_wrk(url: str, script: Path, connections: int, duration: int) -> WrkResul
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
     return parse_wrk(done.stdout)
+
+
+ROUND_SECONDS = 1  # one round: this long on the baseline, then as long on the service
+
+
+@dataclass(frozen=True)
+class Interleaved:
+    """A baseline and a service measured in alternating short rounds, and what the rounds agree on."""
+
+    baseline: WrkResult
+    service: WrkResult
+    ratio: float  # the median of the rounds' service/baseline req/s
+    round_ratios: tuple[float, ...]
+
+
+def run_interleaved(baseline_url: str, service_url: str, script: Path, connections: int, duration: int) -> Interleaved:
+    """`duration` seconds on each, as alternating rounds of ROUND_SECONDS (baseline first).
+
+    One long pass each was at the mercy of this machine's speed, which drifts by a third from one
+    ten-second stretch to the next on a shared VM: the same code measured 0.31 and 0.81 in
+    back-to-back runs. Each round's ratio compares two passes seconds apart, and the median drops
+    the rounds a burst spoiled. The WrkResults sum the rounds' requests over their time and give the
+    median round's latencies (a p99 across rounds cannot be rebuilt from wrk's reports)."""
+    rounds = max(1, duration // ROUND_SECONDS)
+    seconds = max(1, duration // rounds)
+    baseline: list[WrkResult] = []
+    service: list[WrkResult] = []
+    for _ in range(rounds):
+        baseline.append(run_wrk(baseline_url, script, connections, seconds))
+        service.append(run_wrk(service_url, script, connections, seconds))
+    ratios = tuple(s.requests_per_second / b.requests_per_second for b, s in zip(baseline, service, strict=True))
+    return Interleaved(_combined(baseline, seconds), _combined(service, seconds), statistics.median(ratios), ratios)
+
+
+def _combined(results: Sequence[WrkResult], seconds: int) -> WrkResult:
+    return WrkResult(
+        requests_per_second=sum(r.requests for r in results) / (seconds * len(results)),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+        requests=sum(r.requests for r in results),
+        non_2xx=sum(r.non_2xx for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+        max_ms=max(r.max_ms for r in results),
+    )
 
 
 @contextlib.contextmanager

@@ -43,6 +43,7 @@ from common import (
     request,
     rss_mb,
     run_bench,
+    run_interleaved,
     run_wrk,
     running,
     start_server,
@@ -125,12 +126,16 @@ class Options:
 
 def measure(label: str, url: str, script: Path, connections: int, duration: int) -> WrkResult:
     result = run_wrk(url, script, connections, duration)
+    report_pass(label, result)
+    return result
+
+
+def report_pass(label: str, result: WrkResult) -> None:
     errors = f", {result.errors} errors" if result.errors else ""
     progress(
         f"  {label:<28} {result.requests_per_second:>9.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
         f"p99 {result.p99_ms:7.2f} ms{errors}"
     )
-    return result
 
 
 def start_service(workdir: Path, database_url: str, options: Options, kind: str) -> Server:
@@ -158,13 +163,14 @@ class MePasses:
     connections: int
     bare: WrkResult
     me: WrkResult
+    ratio: float  # the median of the interleaved rounds' ratios
     bare_p99: WrkResult  # at P99_CONNECTIONS
     me_p99: WrkResult
 
 
 def me_rows(kind: str, passes: MePasses, bare_rss: float, service_rss: float) -> list[Row]:
     c = passes.connections
-    rps_ratio = passes.me.requests_per_second / passes.bare.requests_per_second
+    rps_ratio = passes.ratio
     p99_ratio = passes.me_p99.p99_ms / passes.bare_p99.p99_ms
     return [
         _wrk_row(f"bare aiohttp c{c} (baseline, {kind})", passes.bare, bare_rss, 1.0, "req/s"),
@@ -220,13 +226,16 @@ def run_me_passes(bare: Server, service: Server, script: Path, options: Options)
     # A short untimed pass first: connection set-up, the token cache and lazy imports out of the way.
     run_wrk(bare.url + "/api/me", script, options.connections, options.warmup)
     run_wrk(service.url + "/api/me", script, options.connections, options.warmup)
-    # Baseline and service passes alternate, so a burst of outside load hits both about alike.
+    # The throughput passes alternate in short rounds (common.run_interleaved): the machine's speed
+    # drifts, and a round's ratio compares two passes seconds apart.
     c, c64, seconds = options.connections, P99_CONNECTIONS, options.duration
-    bare_c = measure(f"bare c{c}", bare.url + "/api/me", script, c, seconds)
-    me_c = measure(f"/api/me c{c}", service.url + "/api/me", script, c, seconds)
+    interleaved = run_interleaved(bare.url + "/api/me", service.url + "/api/me", script, c, seconds)
+    report_pass(f"bare c{c}", interleaved.baseline)
+    report_pass(f"/api/me c{c}", interleaved.service)
+    progress("  rounds' ratios: " + " ".join(f"{r:.2f}" for r in interleaved.round_ratios))
     bare_c64 = measure(f"bare c{c64}", bare.url + "/api/me", script, c64, seconds)
     me_c64 = measure(f"/api/me c{c64}", service.url + "/api/me", script, c64, seconds)
-    return MePasses(c, bare_c, me_c, bare_c64, me_c64)
+    return MePasses(c, interleaved.baseline, interleaved.service, interleaved.ratio, bare_c64, me_c64)
 
 
 def run_login_passes(service: Server, script: Path, options: Options) -> tuple[float, WrkResult]:

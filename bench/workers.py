@@ -35,6 +35,7 @@ from common import (
     register_user,
     request,
     run_bench,
+    run_interleaved,
     run_wrk,
     running,
     start_server,
@@ -55,10 +56,7 @@ class Deployment:
     bare: WrkResult
     cached: WrkResult
     uncached: WrkResult | None
-
-    @property
-    def ratio(self) -> float:
-        return self.cached.requests_per_second / self.bare.requests_per_second
+    ratio: float  # the median of the interleaved rounds' cached/bare ratios (common.run_interleaved)
 
 
 def start_bare(workdir: Path, body: bytes, workers: int) -> Server:
@@ -74,9 +72,13 @@ def start_bare(workdir: Path, body: bytes, workers: int) -> Server:
 
 def measure(label: str, server: Server, script: Path, connections: int, duration: int) -> WrkResult:
     result = run_wrk(server.url + "/api/me", script, connections, duration)
+    report_pass(label, result)
+    return result
+
+
+def report_pass(label: str, result: WrkResult) -> None:
     errors = f", {result.errors} errors" if result.errors else ""
     progress(f"  {label:<34} {result.requests_per_second:>9.0f} req/s  p99 {result.p99_ms:7.2f} ms{errors}")
-    return result
 
 
 def bench_workers(workers: int, workdir: Path, args: argparse.Namespace) -> Deployment:
@@ -94,8 +96,12 @@ def bench_workers(workers: int, workdir: Path, args: argparse.Namespace) -> Depl
         script = write_get_script(workdir / f"get{workers}.lua", token)
         run_wrk(bare.url + "/api/me", script, args.connections, 1)  # warm-up, untimed
         run_wrk(service.url + "/api/me", script, args.connections, 1)
-        bare_result = measure(f"bare aiohttp x{workers}", bare, script, args.connections, args.duration)
-        cached = measure(f"/api/me cache on, {workers} worker(s)", service, script, args.connections, args.duration)
+        interleaved = run_interleaved(
+            bare.url + "/api/me", service.url + "/api/me", script, args.connections, args.duration
+        )
+        report_pass(f"bare aiohttp x{workers}", interleaved.baseline)
+        report_pass(f"/api/me cache on, {workers} worker(s)", interleaved.service)
+        progress("  rounds' ratios: " + " ".join(f"{r:.2f}" for r in interleaved.round_ratios))
         uncached = None
         if not args.skip_off:
             # The same database and token, served with the cache off: the figure before it. The cached
@@ -106,7 +112,7 @@ def bench_workers(workers: int, workdir: Path, args: argparse.Namespace) -> Depl
             )
             wait_ready(off, "/api/me")
             uncached = measure(f"/api/me cache off, {workers} worker(s)", off, script, args.connections, args.duration)
-    return Deployment(workers, bare_result, cached, uncached)
+    return Deployment(workers, interleaved.baseline, interleaved.service, uncached, interleaved.ratio)
 
 
 def report(deployments: Sequence[Deployment]) -> BenchReport:
