@@ -149,7 +149,9 @@ class AccessTokens:
             # Reload before the entry lapses, so a busy token never makes every in-flight request
             # miss at once; the answer stays the cached one until the reload lands.
             self._start_load(parsed.token_id, parsed.secret, token_hash)
-        self._touch(cached, now)
+        last = self._last_used_written.get(cached.token_id)
+        if last is None or now - last >= self.last_used_interval:  # _touch's test, without its call
+            self._touch(cached, now)
         return cached
 
     async def refusal(self, presented: str | None) -> ErrorCode:

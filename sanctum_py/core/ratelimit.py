@@ -26,6 +26,9 @@ log = logging.getLogger("sanctum_py.ratelimit")
 REDIS_RETRY_SECONDS = 1.0  # while Redis is down, how often one call tries it again
 
 
+SWEEP_EVERY = 10_000
+
+
 class Attempt(NamedTuple):
     # A NamedTuple rather than a frozen dataclass: one is built on every throttled request, and a
     # frozen dataclass's __init__ pays an object.__setattr__ per field.
@@ -83,7 +86,9 @@ class MemoryRateLimiter:
 
     def attempt_now(self, key: str, max_attempts: int, decay_seconds: int) -> Attempt:
         now = self._clock()
-        self._sweep(now)
+        self._calls += 1
+        if not self._calls % SWEEP_EVERY:  # tested here, not in _sweep: this runs on every request
+            self._sweep(now)
         hits, closes_at = self._windows.get(key, (0, 0.0))
         if closes_at <= now:
             hits, closes_at = 0, now + decay_seconds
@@ -138,10 +143,7 @@ class MemoryRateLimiter:
         self._windows.clear()
 
     def _sweep(self, now: float) -> None:
-        """Drop closed windows now and then, so idle keys do not pile up."""
-        self._calls += 1
-        if self._calls % 10_000:
-            return
+        """Drop closed windows (every SWEEP_EVERY attempts), so idle keys do not pile up."""
         for key in [k for k, (_, closes_at) in self._windows.items() if closes_at <= now]:
             del self._windows[key]
 

@@ -67,9 +67,9 @@ def parse_token(value: str) -> PresentedToken | None:
     """Split `<id>|<secret>` (or a bare secret). None when it can never match a row."""
     if not value:
         return None
-    if "|" not in value:
+    raw_id, bar, secret = value.partition("|")
+    if not bar:
         return PresentedToken(None, value)
-    raw_id, secret = value.split("|", 1)
     if not secret:
         return None
     if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 19:  # the usual `123|...`, no regex needed
@@ -92,6 +92,10 @@ def bearer_token(authorization: str | None) -> str | None:
     """
     if not authorization:
         return None
+    # The usual header, `Bearer <token>` and nothing else: no fold, no search.
+    token = authorization[7:]
+    if authorization[:7].lower() == "bearer " and " " not in token and "," not in token and authorization.isascii():
+        return token
     # Only ASCII letters are folded, so `folded` has the original's length and its index cuts the
     # original: str.lower() would turn "İ" into two characters and shift the cut.
     folded = authorization.lower() if authorization.isascii() else authorization.translate(_ASCII_LOWER)

@@ -23,7 +23,7 @@ from sanctum_py.core.errors import AuthError, ErrorCode
 from sanctum_py.http.kernel.cors import CorsPolicy
 from sanctum_py.http.kernel.headers import EVERY_RESPONSE_HEADERS, SIGNED_IN_HEADERS
 from sanctum_py.http.kernel.keys import Dialect, Handler, RoutePolicy
-from sanctum_py.http.kernel.pipeline import run_route
+from sanctum_py.http.kernel.pipeline import route_pipeline
 from sanctum_py.observability.http_metrics import UNMATCHED as UNMATCHED_NAME
 from sanctum_py.observability.metrics import Metrics
 from sanctum_py.observability.request_context import CURRENT_REQUEST
@@ -58,6 +58,12 @@ def entry(
     fixed_cors = cors.fixed_actual_headers()
     # With the stock CORS configuration, a CORS path's answer gets its CORS headers and ours in one update.
     cors_and_added = None if fixed_cors is None else {**fixed_cors, **added_headers}
+    # Only the catch-all route (policy None) chooses its dialect per request; every other route's
+    # pipeline is put together here, once.
+    pipeline = route_pipeline(handler, policy, dialect, services) if isinstance(dialect, Dialect) else None
+    routed = handler if pipeline is None else pipeline.run
+    admit_now = None if pipeline is None else pipeline.admit_now
+    label = None if pipeline is None else pipeline.label
 
     async def serve(request: web.Request) -> web.StreamResponse:
         # Log records made while serving (and by tasks started meanwhile) carry this request's id.
@@ -79,9 +85,20 @@ def entry(
             else:
                 try:
                     if request.body_exists and not request.content.is_eof():
-                        response = await _within_body_deadline(request, handler, policy, owner, services, body_timeout)
-                    else:  # no body to wait for (every GET, /api/me): no timer either
-                        response = await run_route(request, handler, policy, owner, services)
+                        response = await _within_body_deadline(request, routed, owner, body_timeout)
+                    elif admit_now is not None and (attempt := admit_now(request)) is not None:
+                        # No body to wait for, the token cached, the throttle answered in memory: the
+                        # route's pipeline inline here (every busy GET, /api/me), saving a coroutine.
+                        try:
+                            response = await handler(request)
+                        except web.HTTPRequestEntityTooLarge:
+                            raise
+                        except Exception as error:
+                            response = owner.render(request, error)
+                        assert label is not None
+                        label(response, attempt)
+                    else:  # no body to wait for: no timer either
+                        response = await routed(request)
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
@@ -104,12 +121,7 @@ def entry(
 
 
 async def _within_body_deadline(
-    request: web.Request,
-    handler: Handler,
-    policy: RoutePolicy | None,
-    dialect: Dialect,
-    services: Services,
-    seconds: float,
+    request: web.Request, routed: Handler, dialect: Dialect, seconds: float
 ) -> web.StreamResponse:
     """The route, given `seconds` from now for its body to arrive in full; if it has not by then, the
     route is cancelled (it is still waiting for the body, before any work) and the answer is 408,
@@ -127,7 +139,7 @@ async def _within_body_deadline(
 
     timer = asyncio.get_running_loop().call_later(seconds, expire)
     try:
-        return await run_route(request, handler, policy, dialect, services)
+        return await routed(request)
     except asyncio.CancelledError:
         if not expired:
             raise

@@ -11,6 +11,9 @@ Every refusal is a core AuthError, answered in the route's dialect.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from aiohttp import web
 
 from sanctum_py.core.errors import AuthError, ErrorCode, throttled
@@ -22,42 +25,94 @@ from sanctum_py.http.kernel.keys import AUTH, Dialect, Handler, RoutePolicy
 from sanctum_py.wiring import Services
 
 
-async def run_route(
-    request: web.Request, handler: Handler, policy: RoutePolicy | None, dialect: Dialect, services: Services
-) -> web.StreamResponse:
+@dataclass(frozen=True)
+class RoutePipeline:
+    """A route's handler behind what its policy asks for, put together once when the route is registered.
+
+    `run` is the whole pipeline as a handler. `admit_now`, when not None, is its busiest case without a
+    coroutine: the token answered from the cache and the throttle from memory (or a Redis lease), so the
+    kernel can await the handler itself and then `label` the response. It returns None when that case
+    does not apply (a cache miss, a throttle round trip): then the kernel awaits `run`. Everything a
+    policy fixes (which checks run, the budget, key prefixes, the limit's header) is decided here rather
+    than on every request; measured, that and the coroutine saved are ~5% of an /api/me's CPU."""
+
+    run: Handler
+    admit_now: Callable[[web.Request], Attempt | None] | None = None
+    label: Callable[[web.StreamResponse, Attempt], None] | None = None
+
+
+def route_pipeline(handler: Handler, policy: RoutePolicy | None, dialect: Dialect, services: Services) -> RoutePipeline:
     if policy is None:  # unmatched requests (404/405), docs and metrics: straight through
-        return await handler(request)
-    verified: VerifiedToken | None = None
-    if policy.authenticated:
-        # A cached token is answered without a coroutine: this is every busy client's request path.
+        return RoutePipeline(handler)
+    tokens = services.tokens
+    authenticated = policy.authenticated
+    authorize = _route_checks(policy, services)
+    confirm = policy.password_confirmed
+
+    async def signed_in(request: web.Request) -> VerifiedToken:
         presented = bearer_token(request.headers.get("Authorization"))
-        verified = services.tokens.cached(presented) or await _guard(presented, dialect, services)
+        verified = tokens.cached(presented) or await _guard(presented, dialect, services)
         request[AUTH] = verified
+        return verified
+
     if policy.throttle is None:
-        _authorize(verified, policy, services)
-        await _confirmed(verified, policy, services)
-        return await handler(request)
-    attempt = _throttle_now(request, verified, policy, services) or await _throttle(request, verified, policy, services)
-    try:
-        _authorize(verified, policy, services)  # route middleware after the throttle, as in Laravel
-        if policy.password_confirmed:  # one attribute test elsewhere: read only where it is asked for
-            await _confirmed(verified, policy, services)
-        response = await handler(request)
-    except web.HTTPRequestEntityTooLarge:
-        raise  # a chunked body found too large while read: ValidatePostSize's 413, which Laravel sends unthrottled
-    except Exception as error:
-        response = dialect.render(request, error)
-    # ThrottleRequests::getHeaders leaves a response alone when an inner limiter (the login throttle)
-    # already reported as few or fewer remaining attempts: only a 429 carries an inner limiter's headers.
-    headers = response.headers
-    remaining = attempt.remaining
-    if response.status == 429:
-        inner = headers.get("X-RateLimit-Remaining")
-        if inner is not None and _php_int(inner) <= remaining:
-            return response
-    headers["X-RateLimit-Limit"] = str(attempt.max_attempts)
-    headers["X-RateLimit-Remaining"] = str(remaining)
-    return response
+
+        async def unthrottled(request: web.Request) -> web.StreamResponse:
+            verified = await signed_in(request) if authenticated else None
+            if authorize is not None and verified is not None:
+                authorize(verified)
+            if confirm:
+                await _confirmed(verified, services)
+            return await handler(request)
+
+        return RoutePipeline(unthrottled)
+
+    throttle_now = _throttle_now(policy, services)
+    limit_header = str(policy.throttle_limit or services.settings.api_rate_limit)
+
+    def label(response: web.StreamResponse, attempt: Attempt) -> None:
+        # ThrottleRequests::getHeaders leaves a response alone when an inner limiter (the login throttle)
+        # already reported as few or fewer remaining attempts: only a 429 carries an inner limiter's headers.
+        headers = response.headers
+        remaining = attempt.remaining
+        if response.status == 429:
+            inner = headers.get("X-RateLimit-Remaining")
+            if inner is not None and _php_int(inner) <= remaining:
+                return
+        headers["X-RateLimit-Limit"] = limit_header
+        headers["X-RateLimit-Remaining"] = str(remaining)
+
+    async def throttled_route(request: web.Request) -> web.StreamResponse:
+        verified = await signed_in(request) if authenticated else None
+        attempt = throttle_now(request, verified) or await _throttle(request, verified, policy, services)
+        try:
+            if authorize is not None and verified is not None:  # route middleware after the throttle, as in Laravel
+                authorize(verified)
+            if confirm:
+                await _confirmed(verified, services)
+            response = await handler(request)
+        except web.HTTPRequestEntityTooLarge:
+            raise  # a chunked body found too large while read: ValidatePostSize's 413, which Laravel sends unthrottled
+        except Exception as error:
+            response = dialect.render(request, error)
+        label(response, attempt)
+        return response
+
+    if confirm or authorize is not None:
+        # A confirmation is a read, and a route check's refusal must still be labelled with the
+        # attempt it spent: these routes always take `run`.
+        return RoutePipeline(throttled_route)
+
+    def admit_now(request: web.Request) -> Attempt | None:
+        verified = None
+        if authenticated:
+            verified = tokens.cached(bearer_token(request.headers.get("Authorization")))
+            if verified is None:
+                return None
+            request[AUTH] = verified
+        return throttle_now(request, verified)  # a refusal (429) raises, as it does in `run`
+
+    return RoutePipeline(throttled_route, admit_now, label)
 
 
 async def _guard(presented: str | None, dialect: Dialect, services: Services) -> VerifiedToken:
@@ -70,26 +125,30 @@ async def _guard(presented: str | None, dialect: Dialect, services: Services) ->
     raise AuthError(ErrorCode.UNAUTHENTICATED)
 
 
-def _authorize(verified: VerifiedToken | None, policy: RoutePolicy, services: Services) -> None:
-    if verified is None:
-        return
-    granted = verified.abilities
-    if policy.abilities and "*" not in granted and not all(a in granted for a in policy.abilities):
-        raise AuthError(ErrorCode.MISSING_ABILITY)
-    if policy.roles and verified.user.role not in policy.roles:
-        raise AuthError(ErrorCode.ROLE_REQUIRED)
-    settings = services.settings
-    if settings.require_verified_email and not policy.allow_unverified and verified.user.email_verified_at is None:
-        raise AuthError(ErrorCode.EMAIL_NOT_VERIFIED)
+def _route_checks(policy: RoutePolicy, services: Services) -> Callable[[VerifiedToken], None] | None:
+    """The route's own middleware after the throttle (abilities, roles, verified email), or None when
+    the route has none: most routes, /api/me among them, then skip the call altogether."""
+    required = policy.abilities
+    roles = policy.roles
+    verified_email = services.settings.require_verified_email and not policy.allow_unverified
+    if not (required or roles or verified_email):
+        return None
+
+    def check(verified: VerifiedToken) -> None:
+        granted = verified.abilities
+        if required and "*" not in granted and not all(a in granted for a in required):
+            raise AuthError(ErrorCode.MISSING_ABILITY)
+        if roles and verified.user.role not in roles:
+            raise AuthError(ErrorCode.ROLE_REQUIRED)
+        if verified_email and verified.user.email_verified_at is None:
+            raise AuthError(ErrorCode.EMAIL_NOT_VERIFIED)
+
+    return check
 
 
-async def _confirmed(verified: VerifiedToken | None, policy: RoutePolicy, services: Services) -> None:
+async def _confirmed(verified: VerifiedToken | None, services: Services) -> None:
     """Laravel's `password.confirm`: this token confirmed its password within PASSWORD_TIMEOUT."""
-    if (
-        verified is not None
-        and policy.password_confirmed
-        and await services.password_confirmation.required(verified.token_id)
-    ):
+    if verified is not None and await services.password_confirmation.required(verified.token_id):
         raise AuthError(ErrorCode.PASSWORD_CONFIRMATION_REQUIRED)
 
 
@@ -107,27 +166,45 @@ def _throttle_key(request: web.Request, verified: VerifiedToken | None, policy: 
     return f"{policy.throttle}:ip:{client_ip(request, tuple(services.settings.trusted_proxies))}"
 
 
-def _throttle_now(
-    request: web.Request, verified: VerifiedToken | None, policy: RoutePolicy, services: Services
-) -> Attempt | None:
-    """The attempt when it needs no round trip (the in-process limiter, or a Redis lease this process
-    holds), else None: ask `_throttle`."""
+ThrottleNow = Callable[[web.Request, VerifiedToken | None], Attempt | None]
+
+
+def _throttle_now(policy: RoutePolicy, services: Services) -> ThrottleNow:
+    """The route's attempt when it needs no round trip (the in-process limiter, or a Redis lease this
+    process holds), else None: ask `_throttle`. The budget and key prefixes are the route's, fixed."""
     limiter = services.limiter
     limit = policy.throttle_limit or services.settings.api_rate_limit
+    decay = policy.throttle_decay_seconds
+    user_key = f"{policy.throttle}:user:"
+
+    def key(request: web.Request, verified: VerifiedToken | None) -> str:
+        return _throttle_key(request, verified, policy, services)
+
     if type(limiter) is MemoryRateLimiter:  # one process, no Redis
-        attempt = limiter.attempt_now(
-            _throttle_key(request, verified, policy, services), limit, policy.throttle_decay_seconds
-        )
-    elif type(limiter) is RedisRateLimiter:
-        leased = limiter.attempt_leased(_throttle_key(request, verified, policy, services), limit)
-        if leased is None:
-            return None
-        attempt = leased
-    else:
-        return None
-    if not attempt.allowed:
-        raise throttled(attempt.max_attempts, attempt.retry_after)
-    return attempt
+        in_memory = limiter
+
+        def from_memory(request: web.Request, verified: VerifiedToken | None) -> Attempt | None:
+            attempt = in_memory.attempt_now(
+                user_key + str(verified.user.id) if verified is not None else key(request, verified), limit, decay
+            )
+            if not attempt.allowed:
+                raise throttled(attempt.max_attempts, attempt.retry_after)
+            return attempt
+
+        return from_memory
+    if type(limiter) is RedisRateLimiter:
+        leasing = limiter
+
+        def from_lease(request: web.Request, verified: VerifiedToken | None) -> Attempt | None:
+            leased = leasing.attempt_leased(
+                user_key + str(verified.user.id) if verified is not None else key(request, verified), limit
+            )
+            if leased is not None and not leased.allowed:
+                raise throttled(leased.max_attempts, leased.retry_after)
+            return leased
+
+        return from_lease
+    return lambda _request, _verified: None
 
 
 async def _throttle(
