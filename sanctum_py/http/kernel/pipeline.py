@@ -67,7 +67,8 @@ def route_pipeline(handler: Handler, policy: RoutePolicy | None, dialect: Dialec
 
         return RoutePipeline(unthrottled)
 
-    throttle_now = _throttle_now(policy, services)
+    throttle_key = _throttle_key(policy, services)
+    throttle_now = _throttle_now(policy, services, throttle_key)
     limit_header = str(policy.throttle_limit or services.settings.api_rate_limit)
 
     def label(response: web.StreamResponse, attempt: Attempt) -> None:
@@ -84,7 +85,7 @@ def route_pipeline(handler: Handler, policy: RoutePolicy | None, dialect: Dialec
 
     async def throttled_route(request: web.Request) -> web.StreamResponse:
         verified = await signed_in(request) if authenticated else None
-        attempt = throttle_now(request, verified) or await _throttle(request, verified, policy, services)
+        attempt = throttle_now(request, verified) or await _throttle(request, verified, policy, services, throttle_key)
         try:
             if authorize is not None and verified is not None:  # route middleware after the throttle, as in Laravel
                 authorize(verified)
@@ -159,34 +160,37 @@ def _php_int(text: str) -> int:
         return 0
 
 
-def _throttle_key(request: web.Request, verified: VerifiedToken | None, policy: RoutePolicy, services: Services) -> str:
-    """The named limiter's key: this user, or this address when nobody signed in."""
-    if verified is not None:
-        return f"{policy.throttle}:user:{verified.user.id}"
-    return f"{policy.throttle}:ip:{client_ip(request, tuple(services.settings.trusted_proxies))}"
-
-
+ThrottleKey = Callable[[web.Request, VerifiedToken | None], str]
 ThrottleNow = Callable[[web.Request, VerifiedToken | None], Attempt | None]
 
 
-def _throttle_now(policy: RoutePolicy, services: Services) -> ThrottleNow:
+def _throttle_key(policy: RoutePolicy, services: Services) -> ThrottleKey:
+    """The route's limiter key: this user, or this address when nobody signed in. The user's prefix is
+    built once here: the signed-in case is every busy client's request."""
+    user_prefix = f"{policy.throttle}:user:"
+    address_prefix = f"{policy.throttle}:ip:"
+    trusted_proxies = tuple(services.settings.trusted_proxies)
+
+    def key(request: web.Request, verified: VerifiedToken | None) -> str:
+        if verified is not None:
+            return user_prefix + str(verified.user.id)
+        return address_prefix + client_ip(request, trusted_proxies)
+
+    return key
+
+
+def _throttle_now(policy: RoutePolicy, services: Services, key: ThrottleKey) -> ThrottleNow:
     """The route's attempt when it needs no round trip (the in-process limiter, or a Redis lease this
-    process holds), else None: ask `_throttle`. The budget and key prefixes are the route's, fixed."""
+    process holds), else None: ask `_throttle`."""
     limiter = services.limiter
     limit = policy.throttle_limit or services.settings.api_rate_limit
     decay = policy.throttle_decay_seconds
-    user_key = f"{policy.throttle}:user:"
-
-    def key(request: web.Request, verified: VerifiedToken | None) -> str:
-        return _throttle_key(request, verified, policy, services)
 
     if type(limiter) is MemoryRateLimiter:  # one process, no Redis
         in_memory = limiter
 
         def from_memory(request: web.Request, verified: VerifiedToken | None) -> Attempt | None:
-            attempt = in_memory.attempt_now(
-                user_key + str(verified.user.id) if verified is not None else key(request, verified), limit, decay
-            )
+            attempt = in_memory.attempt_now(key(request, verified), limit, decay)
             if not attempt.allowed:
                 raise throttled(attempt.max_attempts, attempt.retry_after)
             return attempt
@@ -196,9 +200,7 @@ def _throttle_now(policy: RoutePolicy, services: Services) -> ThrottleNow:
         leasing = limiter
 
         def from_lease(request: web.Request, verified: VerifiedToken | None) -> Attempt | None:
-            leased = leasing.attempt_leased(
-                user_key + str(verified.user.id) if verified is not None else key(request, verified), limit
-            )
+            leased = leasing.attempt_leased(key(request, verified), limit)
             if leased is not None and not leased.allowed:
                 raise throttled(leased.max_attempts, leased.retry_after)
             return leased
@@ -208,12 +210,11 @@ def _throttle_now(policy: RoutePolicy, services: Services) -> ThrottleNow:
 
 
 async def _throttle(
-    request: web.Request, verified: VerifiedToken | None, policy: RoutePolicy, services: Services
+    request: web.Request, verified: VerifiedToken | None, policy: RoutePolicy, services: Services, key: ThrottleKey
 ) -> Attempt:
     """The named limiter's budget for this user, or for this address when nobody signed in."""
     limit = policy.throttle_limit or services.settings.api_rate_limit
-    key = _throttle_key(request, verified, policy, services)
-    attempt = await services.limiter.attempt(key, limit, policy.throttle_decay_seconds)
+    attempt = await services.limiter.attempt(key(request, verified), limit, policy.throttle_decay_seconds)
     if not attempt.allowed:
         raise throttled(attempt.max_attempts, attempt.retry_after)
     return attempt
